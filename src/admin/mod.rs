@@ -1,0 +1,124 @@
+//! Thin HTTP handlers for the non-LLM routes: `/v1/models`, `/model/info`, `/health*`.
+//! Each returns a status and a JSON body; the rules they show live in config/ and router/.
+
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use crate::config::{Config, ProviderChoice};
+use crate::reload::Snapshot;
+
+/// `GET /v1/models`: every model group, in OpenAI's list shape (rendered once per config).
+pub fn models_body(config: &Config, created: u64) -> Bytes {
+    let data: Vec<Value> = config
+        .groups
+        .iter()
+        .map(|g| json!({"id": g.name, "object": "model", "created": created, "owned_by": "openai"}))
+        .collect();
+    Bytes::from(json!({"object": "list", "data": data}).to_string())
+}
+
+/// `GET /v1/models/{id}`: one model group, or `None` when there is no such group.
+pub fn model_body(config: &Config, id: &str, created: u64) -> Option<Bytes> {
+    let g = config.group(id)?;
+    Some(Bytes::from(json!({"id": g.name, "object": "model", "created": created, "owned_by": "openai"}).to_string()))
+}
+
+/// `GET /model/info`: every deployment with its params; the api_key is never shown.
+pub fn model_info_body(config: &Config) -> Bytes {
+    let data: Vec<Value> = config
+        .groups
+        .iter()
+        .flat_map(|g| g.deployments.iter())
+        .map(|d| {
+            let mut params = Map::new();
+            params.insert("model".into(), json!(d.litellm_model));
+            if let Some(b) = &d.api_base {
+                params.insert("api_base".into(), json!(b));
+            }
+            if let Some(v) = &d.api_version {
+                params.insert("api_version".into(), json!(v));
+            }
+            if let Some(t) = d.timeout {
+                params.insert("timeout".into(), json!(t.as_secs_f64()));
+            }
+            if let Some(t) = d.stream_timeout {
+                params.insert("stream_timeout".into(), json!(t.as_secs_f64()));
+            }
+            for (k, v) in [("rpm", d.rpm), ("tpm", d.tpm)] {
+                if let Some(v) = v {
+                    params.insert(k.into(), json!(v));
+                }
+            }
+            if let Some(w) = d.weight {
+                params.insert("weight".into(), json!(w));
+            }
+            if let Some(m) = &d.mock_response {
+                params.insert("mock_response".into(), json!(m));
+            }
+            let mut info = d.model_info.clone();
+            info.insert("id".into(), json!(d.id));
+            info.entry("litellm_provider").or_insert_with(|| json!(provider_name(&d.provider)));
+            if let Some(c) = d.input_cost_per_token {
+                info.entry("input_cost_per_token").or_insert(json!(c));
+            }
+            if let Some(c) = d.output_cost_per_token {
+                info.entry("output_cost_per_token").or_insert(json!(c));
+            }
+            json!({"model_name": d.model_name, "litellm_params": params, "model_info": info})
+        })
+        .collect();
+    Bytes::from(json!({"data": data}).to_string())
+}
+
+fn provider_name(p: &ProviderChoice) -> String {
+    match p {
+        ProviderChoice::Served(p) => p.prefix().to_string(),
+        ProviderChoice::Unsupported(p) => p.clone(),
+    }
+}
+
+/// `GET /health`: deployments split by their passive health; no secret, no call to a provider.
+pub fn health_body(snapshot: &Snapshot) -> Bytes {
+    let mut healthy = Vec::new();
+    let mut unhealthy = Vec::new();
+    for d in snapshot.config.groups.iter().flat_map(|g| g.deployments.iter()) {
+        let mut entry = json!({"model": d.litellm_model, "model_name": d.model_name, "model_id": d.id});
+        if let Some(b) = &d.api_base {
+            entry["api_base"] = json!(b);
+        }
+        let reason = match &d.provider {
+            ProviderChoice::Unsupported(p) => Some(format!("provider \"{p}\" is not supported by Tollgate yet")),
+            ProviderChoice::Served(_) => snapshot.stats.get(&d.id).and_then(|s| s.unhealthy_reason()),
+        };
+        match reason {
+            None => healthy.push(entry),
+            Some(r) => {
+                entry["error"] = json!(r);
+                unhealthy.push(entry);
+            }
+        }
+    }
+    let body = json!({
+        "healthy_endpoints": healthy,
+        "unhealthy_endpoints": unhealthy,
+        "healthy_count": healthy.len(),
+        "unhealthy_count": unhealthy.len(),
+    });
+    Bytes::from(body.to_string())
+}
+
+/// `GET /health/readiness`.
+pub fn readiness_body(snapshot: &Snapshot) -> Bytes {
+    let body = json!({
+        "status": "healthy",
+        "db": "Not connected",
+        "cache": null,
+        "litellm_version": concat!("tollgate ", env!("CARGO_PKG_VERSION")),
+        "success_callbacks": [],
+        "models": snapshot.config.groups.len(),
+    });
+    Bytes::from(body.to_string())
+}
+
+/// `GET /health/liveliness` (and `/health/liveness`): LiteLLM answers a bare JSON string.
+pub const LIVELINESS_BODY: &[u8] = b"\"I'm alive!\"";

@@ -1,0 +1,156 @@
+//! Our immutable internal model of a LiteLLM config: what the rest of the gateway reads.
+//!
+//! Built only by [`crate::config::load`] / [`crate::config::parse`]; every value here has been validated,
+//! every `os.environ/NAME` resolved. Cheap to share: the proxy holds one `Arc<Config>` per request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tollgate_filters::Provider;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Model groups by their public `model_name`, in file order.
+    pub groups: Vec<Arc<ModelGroup>>,
+    /// Index into `groups` by `model_name`.
+    pub group_index: HashMap<String, usize>,
+    /// `router_settings`.
+    pub router: RouterSettings,
+    /// `general_settings`.
+    pub general: GeneralSettings,
+    /// `litellm_settings` that we read.
+    pub litellm: LitellmSettings,
+    /// Warnings found while loading (unsupported keys, providers not served yet), each naming its key path.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// The group serving a public model name.
+    pub fn group(&self, name: &str) -> Option<&Arc<ModelGroup>> {
+        self.group_index.get(name).and_then(|i| self.groups.get(*i))
+    }
+}
+
+/// Several deployments under one `model_name`.
+#[derive(Debug, Clone)]
+pub struct ModelGroup {
+    /// The public name clients send as `model`.
+    pub name: String,
+    /// Deployments in file order.
+    pub deployments: Vec<Arc<Deployment>>,
+}
+
+/// One `model_list[]` entry: a concrete model at a concrete provider.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// Stable id: `model_info.id` if given, else a hash of the entry (LiteLLM's `x-litellm-model-id`).
+    pub id: String,
+    /// Position in `model_list`, for messages.
+    pub index: usize,
+    /// The group name (`model_name`).
+    pub model_name: String,
+    /// `litellm_params.model` as written, e.g. `openai/gpt-4o`.
+    pub litellm_model: String,
+    /// The provider, or why it is not served.
+    pub provider: ProviderChoice,
+    /// The model name sent to the provider (`litellm_params.model` without the provider prefix).
+    pub upstream_model: String,
+    /// `api_base`, or the provider's default; no trailing slash.
+    pub api_base: Option<String>,
+    /// `api_key` (resolved); never logged, never shown.
+    pub api_key: Option<String>,
+    /// `api_version` (Azure).
+    pub api_version: Option<String>,
+    /// Whole-call timeout (`timeout`, else `router_settings.timeout`/`litellm_settings.request_timeout`).
+    pub timeout: Option<Duration>,
+    /// Time allowed until the first byte of a stream (`stream_timeout`).
+    pub stream_timeout: Option<Duration>,
+    /// `max_retries` for this deployment.
+    pub max_retries: Option<u32>,
+    /// `rpm` limit.
+    pub rpm: Option<u64>,
+    /// `tpm` limit.
+    pub tpm: Option<u64>,
+    /// `weight` for simple-shuffle.
+    pub weight: Option<f64>,
+    /// `input_cost_per_token` (litellm_params or model_info).
+    pub input_cost_per_token: Option<f64>,
+    /// `output_cost_per_token` (litellm_params or model_info).
+    pub output_cost_per_token: Option<f64>,
+    /// `mock_response`: answer with this text without calling a provider.
+    pub mock_response: Option<String>,
+    /// `drop_params`.
+    pub drop_params: bool,
+    /// `model_info` as given (shown by `/model/info`), with `id` filled in.
+    pub model_info: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A deployment's provider: one we serve, or one we know of but do not serve yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderChoice {
+    /// Served.
+    Served(Provider),
+    /// Named in the config but not served yet: requests answer 400 naming it.
+    Unsupported(String),
+}
+
+/// `router_settings`.
+#[derive(Debug, Clone, Default)]
+pub struct RouterSettings {
+    /// `routing_strategy` (default `simple-shuffle`).
+    pub routing_strategy: RoutingStrategy,
+    /// `num_retries`, else `litellm_settings.num_retries` (as LiteLLM's router reads them).
+    pub num_retries: Option<u32>,
+    /// `timeout` for the whole call, else `litellm_settings.request_timeout` (as LiteLLM's router reads them).
+    pub timeout: Option<Duration>,
+    /// `allowed_fails`.
+    pub allowed_fails: Option<u32>,
+    /// `cooldown_time`.
+    pub cooldown_time: Option<Duration>,
+    /// `fallbacks` (else `litellm_settings.fallbacks`): group -> fallback groups in order.
+    pub fallbacks: Vec<(String, Vec<String>)>,
+}
+
+/// `router_settings.routing_strategy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RoutingStrategy {
+    /// `simple-shuffle`: random, weighted by `weight`/`rpm`/`tpm`.
+    #[default]
+    SimpleShuffle,
+    /// `latency-based-routing`.
+    LatencyBased,
+    /// `least-busy`.
+    LeastBusy,
+    /// `usage-based-routing` / `usage-based-routing-v2`.
+    UsageBased,
+}
+
+/// `general_settings`.
+#[derive(Debug, Clone)]
+pub struct GeneralSettings {
+    /// `master_key`; `None` means the gateway is open.
+    pub master_key: Option<String>,
+    /// `max_request_size_mb` (LiteLLM's default is unlimited; ours is 32 MB so a client cannot exhaust memory).
+    pub max_request_size_bytes: usize,
+    /// `database_url` (used by later features).
+    pub database_url: Option<String>,
+}
+
+impl Default for GeneralSettings {
+    fn default() -> Self {
+        Self { master_key: None, max_request_size_bytes: 32 * 1024 * 1024, database_url: None }
+    }
+}
+
+/// `litellm_settings` that we read.
+#[derive(Debug, Clone, Default)]
+pub struct LitellmSettings {
+    /// `request_timeout` (seconds) for every call.
+    pub request_timeout: Option<Duration>,
+    /// `num_retries`.
+    pub num_retries: Option<u32>,
+    /// `drop_params` for every deployment.
+    pub drop_params: bool,
+}

@@ -1,0 +1,163 @@
+//! The gateway's one error enum: every variant knows its HTTP status, its OpenAI `type`/`code` and a
+//! low-cardinality metric label, and renders as OpenAI's `{"error": {...}}` body.
+
+use bytes::Bytes;
+use tollgate_filters::TranslateError;
+
+/// An error a client sees. The message is the `Display` text.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No key, or a wrong one.
+    #[error("Authentication Error, {0}")]
+    Unauthorized(String),
+    /// The body is not the JSON we need.
+    #[error("{message}")]
+    BadRequest {
+        /// What is wrong, naming the field.
+        message: String,
+        /// The offending parameter, when there is one.
+        param: Option<&'static str>,
+    },
+    /// The requested model group does not exist.
+    #[error("Invalid model name passed in model={0}. Call `/v1/models` to view available models for your key.")]
+    UnknownModel(String),
+    /// The model exists but its provider is not served yet.
+    #[error("provider \"{provider}\" (model={model}) is not supported by Tollgate yet")]
+    ProviderNotServed {
+        /// The provider prefix from the config.
+        provider: String,
+        /// The model group.
+        model: String,
+    },
+    /// No route with this path.
+    #[error("Route not found: {0}")]
+    RouteNotFound(String),
+    /// The route exists but not for this method.
+    #[error("Method {method} not allowed for {path}")]
+    MethodNotAllowed {
+        /// The request method.
+        method: String,
+        /// The request path.
+        path: String,
+    },
+    /// The request body is larger than `max_request_size_mb`.
+    #[error("Request size is too large. Request size is {size} bytes, max size is {max} bytes")]
+    PayloadTooLarge {
+        /// Bytes received (or announced).
+        size: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// The client went away or sent a broken body.
+    #[error("could not read the request body: {0}")]
+    ClientBody(String),
+    /// The provider took longer than the deployment's timeout.
+    #[error("Request timed out after {0:.1} seconds (deployment {1})")]
+    UpstreamTimeout(f64, String),
+    /// The provider could not be reached or broke the connection.
+    #[error("Could not reach the provider for deployment {deployment}: {reason}")]
+    UpstreamTransport {
+        /// The deployment id.
+        deployment: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The provider answered an error status; its body is passed on (made OpenAI-shaped if it was not).
+    #[error("provider answered {status}")]
+    UpstreamStatus {
+        /// The provider's status.
+        status: u16,
+        /// The provider's body, already OpenAI-shaped.
+        body: Bytes,
+    },
+    /// A bug or an impossible state; never a client's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The HTTP status the client gets.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Unauthorized(_) => 401,
+            Error::BadRequest { .. } | Error::UnknownModel(_) | Error::ProviderNotServed { .. } => 400,
+            Error::ClientBody(_) => 400,
+            Error::RouteNotFound(_) => 404,
+            Error::MethodNotAllowed { .. } => 405,
+            Error::PayloadTooLarge { .. } => 413,
+            Error::UpstreamTimeout(..) => 408,
+            Error::UpstreamTransport { .. } => 502,
+            Error::UpstreamStatus { status, .. } => *status,
+            Error::Internal(_) => 500,
+        }
+    }
+
+    /// OpenAI's error `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Unauthorized(_) => "auth_error",
+            Error::BadRequest { .. }
+            | Error::UnknownModel(_)
+            | Error::ProviderNotServed { .. }
+            | Error::ClientBody(_)
+            | Error::PayloadTooLarge { .. }
+            | Error::MethodNotAllowed { .. } => "invalid_request_error",
+            Error::RouteNotFound(_) => "not_found_error",
+            Error::UpstreamTimeout(..) => "timeout",
+            Error::UpstreamTransport { .. } | Error::UpstreamStatus { .. } => "api_error",
+            Error::Internal(_) => "internal_server_error",
+        }
+    }
+
+    /// The offending parameter, if any.
+    pub fn param(&self) -> Option<&'static str> {
+        match self {
+            Error::BadRequest { param, .. } => *param,
+            Error::UnknownModel(_) | Error::ProviderNotServed { .. } => Some("model"),
+            _ => None,
+        }
+    }
+
+    /// A low-cardinality label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Unauthorized(_) => "unauthorized",
+            Error::BadRequest { .. } => "bad_request",
+            Error::UnknownModel(_) => "unknown_model",
+            Error::ProviderNotServed { .. } => "provider_not_served",
+            Error::RouteNotFound(_) => "route_not_found",
+            Error::MethodNotAllowed { .. } => "method_not_allowed",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::ClientBody(_) => "client_body",
+            Error::UpstreamTimeout(..) => "upstream_timeout",
+            Error::UpstreamTransport { .. } => "upstream_transport",
+            Error::UpstreamStatus { .. } => "upstream_status",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The JSON body the client gets. LiteLLM sends `code` as the status in a string.
+    pub fn body(&self) -> Bytes {
+        if let Error::UpstreamStatus { body, .. } = self {
+            return body.clone();
+        }
+        let code = self.status().to_string();
+        Bytes::from(tollgate_filters::openai::error_body(
+            &self.to_string(),
+            self.kind(),
+            self.param(),
+            Some(&code),
+        ))
+    }
+}
+
+impl From<TranslateError> for Error {
+    fn from(e: TranslateError) -> Self {
+        let param = match &e {
+            TranslateError::MissingField(f) => Some(*f),
+            TranslateError::WrongType { field, .. } => Some(*field),
+            _ => None,
+        };
+        Error::BadRequest { message: e.to_string(), param }
+    }
+}

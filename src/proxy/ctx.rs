@@ -1,0 +1,57 @@
+//! All per-request state in one typed struct; per-attempt state is a sub-struct reset per attempt.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::reload::Snapshot;
+
+/// Per-request state, created in `new_ctx`.
+pub struct RequestCtx {
+    /// The config this request started with; a reload does not change it.
+    pub snapshot: Arc<Snapshot>,
+    /// `x-litellm-call-id`.
+    pub call_id: String,
+    /// When the request was accepted by the gateway.
+    pub started: Instant,
+    /// The model group asked for, once known.
+    pub model_group: Option<String>,
+    /// The deployment that served (or last failed) the request.
+    pub deployment_id: Option<String>,
+    /// The status sent to the client.
+    pub status: u16,
+    /// Whether response headers have gone to the client (no retry, no error body after that).
+    pub response_started: bool,
+    /// The error label of a failed request, for logs and metrics.
+    pub error_label: Option<&'static str>,
+    /// The current attempt.
+    pub attempt: Attempt,
+}
+
+/// State of one call to one deployment.
+#[derive(Default)]
+pub struct Attempt {
+    /// Time spent waiting on the provider (connect, send, until headers; the whole body when buffered).
+    pub upstream_wait: Duration,
+}
+
+impl RequestCtx {
+    /// A fresh context on the current snapshot.
+    pub fn new(snapshot: Arc<Snapshot>) -> Self {
+        RequestCtx {
+            snapshot,
+            call_id: uuid::Uuid::new_v4().to_string(),
+            started: Instant::now(),
+            model_group: None,
+            deployment_id: None,
+            status: 0,
+            response_started: false,
+            error_label: None,
+            attempt: Attempt::default(),
+        }
+    }
+
+    /// What the gateway itself added so far: time since accept minus time spent waiting on the provider.
+    pub fn overhead(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.started).saturating_sub(self.attempt.upstream_wait)
+    }
+}

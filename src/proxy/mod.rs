@@ -1,0 +1,54 @@
+//! The Pingora `ProxyHttp` impl: a table of contents, each hook one line into its phase module.
+//!
+//! Every request is answered in `request_filter` (proxy/request.rs): admin routes directly, LLM calls
+//! through Pingora's connector driven by proxy/upstream.rs (which says why), so `upstream_peer` is
+//! never reached; it refuses rather than guess.
+
+pub mod ctx;
+pub mod logging;
+pub mod request;
+pub mod response;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora_core::connectors::http::Connector;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_error::{Error as PError, ErrorType, Result};
+use pingora_proxy::{ProxyHttp, Session};
+
+use crate::reload::Live;
+use crate::upstream::Resolver;
+use ctx::RequestCtx;
+
+/// The gateway: the live config, the upstream connector (pool, TLS, h2) and the DNS cache.
+pub struct Gateway {
+    /// The live config.
+    pub live: Arc<Live>,
+    /// Pingora's HTTP connector with its connection pool.
+    pub connector: Connector,
+    /// Async DNS with a small cache.
+    pub resolver: Resolver,
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new(self.live.current.load_full())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        request::handle(self, session, ctx).await.map(|()| true)
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        Err(PError::explain(ErrorType::InternalError, "every request is answered in request_filter"))
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&PError>, ctx: &mut RequestCtx) {
+        logging::log(session, e, ctx);
+    }
+}

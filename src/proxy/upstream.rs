@@ -1,0 +1,304 @@
+//! One call to one deployment through Pingora's connector: connect (pooled, TLS, h2 where offered),
+//! send the translated body, relay the answer: buffered JSON, or SSE event by event.
+//!
+//! Why the call is driven from request_filter and not by Pingora's proxy pipe: routing needs `model`
+//! from the body before a peer can be chosen, and Pingora 0.9 feeds a body read in request_filter to
+//! the upstream only from its 64 KiB retry buffer (design.md); larger bodies hang. Driving the
+//! connector ourselves sends bodies of any size, once per attempt, with the attempt's own bytes.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use pingora_core::protocols::http::client::HttpSession as ClientSession;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_http::RequestHeader;
+use pingora_proxy::Session;
+use tokio::time::timeout_at;
+use tollgate_filters::openai::RequestView;
+use tollgate_filters::{mock, Endpoint, Provider};
+
+use super::ctx::RequestCtx;
+use super::request::Failure;
+use super::{response, Gateway};
+use crate::config::Deployment;
+use crate::error::Error;
+use crate::upstream as up;
+
+/// Whole-call timeout when neither the deployment nor the router sets one.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// The most we buffer of a non-streamed answer (embeddings of a large batch are tens of MB).
+const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+/// The most of an error body we keep to pass on.
+const MAX_ERROR_BYTES: usize = 1024 * 1024;
+
+/// One call to make.
+pub struct Call<'a> {
+    /// The deployment.
+    pub deployment: &'a Deployment,
+    /// Its provider.
+    pub provider: Provider,
+    /// The client's endpoint.
+    pub endpoint: Endpoint,
+    /// The body to send, already translated for the provider.
+    pub body: Bytes,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+}
+
+/// Calls the deployment and relays its answer to the client.
+pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, call: Call<'_>) -> Result<(), Failure> {
+    let d = call.deployment;
+    let now = Instant::now();
+    let deadline = now + d.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    // For streams, `stream_timeout` bounds the wait for the first byte.
+    let first_byte = match (call.stream, d.stream_timeout) {
+        (true, Some(t)) => (now + t).min(deadline),
+        _ => deadline,
+    };
+    let stats = ctx.snapshot.stats.get(&d.id).cloned();
+    let wait_started = Instant::now();
+    let sent = send(gw, ctx, &call, first_byte).await;
+    let (mut client, peer) = match sent {
+        Ok(ok) => ok,
+        Err(e) => {
+            ctx.attempt.upstream_wait += wait_started.elapsed();
+            if let Some(s) = &stats {
+                s.record_failure(&e.to_string());
+            }
+            return Err(e.into());
+        }
+    };
+    let status = client.response_header().map(|h| h.status.as_u16()).unwrap_or(502);
+    let content_type = client
+        .response_header()
+        .and_then(|h| h.headers.get("content-type"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    let is_sse = content_type.starts_with("text/event-stream");
+
+    if status >= 400 || !(call.stream && is_sse) {
+        // Buffer the whole answer: errors are reshaped, JSON gets an exact Content-Length.
+        let limit = if status >= 400 { MAX_ERROR_BYTES } else { MAX_RESPONSE_BYTES };
+        let body = read_all(&mut client, deadline, limit, &d.id).await;
+        ctx.attempt.upstream_wait += wait_started.elapsed();
+        let body = match body {
+            Ok(b) => b,
+            Err(e) => {
+                if let Some(s) = &stats {
+                    s.record_failure(&e.to_string());
+                }
+                return Err(e.into());
+            }
+        };
+        release(gw, client, &peer).await;
+        if status >= 400 {
+            let e = upstream_error(status, &body);
+            if let Some(s) = &stats {
+                if status == 429 || status >= 500 {
+                    s.record_failure(&format!("provider answered {status}"));
+                } else {
+                    s.record_success();
+                }
+            }
+            return Err(e.into());
+        }
+        if let Some(s) = &stats {
+            s.record_success();
+        }
+        let mut h = response::header(status, ctx, &content_type).map_err(Failure::Downstream)?;
+        h.insert_header("content-length", body.len().to_string()).map_err(Failure::Downstream)?;
+        ctx.status = status;
+        ctx.response_started = true;
+        session.write_response_header(Box::new(h), false).await.map_err(Failure::Downstream)?;
+        return session.write_response_body(Some(body), true).await.map_err(Failure::Downstream);
+    }
+
+    // A stream: headers now, then every chunk as it arrives.
+    ctx.attempt.upstream_wait += wait_started.elapsed();
+    let mut h = response::header(status, ctx, "text/event-stream").map_err(Failure::Downstream)?;
+    h.insert_header("cache-control", "no-cache").map_err(Failure::Downstream)?;
+    if !session.as_downstream().is_http2() {
+        h.insert_header("transfer-encoding", "chunked").map_err(Failure::Downstream)?;
+    }
+    ctx.status = status;
+    ctx.response_started = true;
+    session.write_response_header(Box::new(h), false).await.map_err(Failure::Downstream)?;
+    loop {
+        let chunk = match timeout_at(deadline.into(), client.read_response_body()).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                let e = up::transport_error(&d.id, format!("stream broken: {e}"));
+                if let Some(s) = &stats {
+                    s.record_failure(&e.to_string());
+                }
+                return Err(e.into());
+            }
+            Err(_) => {
+                let secs = d.timeout.unwrap_or(DEFAULT_TIMEOUT).as_secs_f64();
+                return Err(Error::UpstreamTimeout(secs, d.id.clone()).into());
+            }
+        };
+        let Some(chunk) = chunk else { break };
+        // A failed write means the client left: returning drops `client`, which closes the
+        // provider's connection and so cancels the call upstream.
+        session.write_response_body(Some(chunk), false).await.map_err(Failure::Downstream)?;
+    }
+    if let Some(s) = &stats {
+        s.record_success();
+    }
+    release(gw, client, &peer).await;
+    session.write_response_body(None, true).await.map_err(Failure::Downstream)
+}
+
+/// Connects and sends the request, until the response header is in (by `first_byte`). A pooled
+/// connection that the provider closed while idle is retried once on a fresh one.
+async fn send(gw: &Gateway, ctx: &RequestCtx, call: &Call<'_>, first_byte: Instant) -> Result<(ClientSession, HttpPeer), Error> {
+    let d = call.deployment;
+    let Some(target) = ctx.snapshot.targets.get(&d.id) else {
+        return Err(Error::Internal(format!("deployment {} has no api_base", d.id)));
+    };
+    let timeout = || {
+        let secs = first_byte.saturating_duration_since(ctx.started).as_secs_f64();
+        Error::UpstreamTimeout(secs, d.id.clone())
+    };
+    let addr = timeout_at(first_byte.into(), gw.resolver.resolve(&target.host, target.port, Instant::now()))
+        .await
+        .map_err(|_| timeout())?
+        .map_err(|e| up::transport_error(&d.id, e))?;
+    let peer = up::peer(target, addr);
+    let path = up::request_path(target, d, call.provider, call.endpoint);
+    for _ in 0..2 {
+        let (mut client, reused) = timeout_at(first_byte.into(), gw.connector.get_http_session(&peer))
+            .await
+            .map_err(|_| timeout())?
+            .map_err(|e| up::transport_error(&d.id, e))?;
+        let req = request_header(&path, target, d, call)?;
+        let exchange = async {
+            client.write_request_header(Box::new(req)).await?;
+            client.write_request_body(call.body.clone(), true).await?;
+            client.finish_request_body().await?;
+            client.read_response_header().await
+        };
+        match timeout_at(first_byte.into(), exchange).await {
+            Ok(Ok(())) => return Ok((client, peer)),
+            Ok(Err(_)) if reused => continue,
+            Ok(Err(e)) => return Err(up::transport_error(&d.id, e)),
+            Err(_) => return Err(timeout()),
+        }
+    }
+    Err(up::transport_error(&d.id, "pooled connections were closed by the provider"))
+}
+
+/// The provider request header: path, Host, length, and the provider's key (never the client's).
+fn request_header(path: &str, target: &up::Target, d: &Deployment, call: &Call<'_>) -> Result<RequestHeader, Error> {
+    let build = || -> pingora_error::Result<RequestHeader> {
+        let mut req = RequestHeader::build("POST", path.as_bytes(), Some(8))?;
+        req.insert_header("host", target.authority.as_str())?;
+        req.insert_header("content-type", "application/json")?;
+        req.insert_header("content-length", call.body.len().to_string())?;
+        req.insert_header("accept", if call.stream { "text/event-stream" } else { "application/json" })?;
+        req.insert_header("user-agent", concat!("tollgate/", env!("CARGO_PKG_VERSION")))?;
+        if let Some((name, value)) = up::auth_header(call.provider, d.api_key.as_deref()) {
+            req.insert_header(name, value)?;
+        }
+        Ok(req)
+    };
+    build().map_err(|e| Error::Internal(format!("building the provider request: {e}")))
+}
+
+/// Reads the rest of a response body, bounded in size and time.
+async fn read_all(client: &mut ClientSession, deadline: Instant, limit: usize, id: &str) -> Result<Bytes, Error> {
+    let mut parts: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
+    loop {
+        let chunk = match timeout_at(deadline.into(), client.read_response_body()).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(up::transport_error(id, e)),
+            Err(_) => return Err(Error::UpstreamTimeout(0.0, id.to_string())),
+        };
+        let Some(chunk) = chunk else { break };
+        len += chunk.len();
+        if len > limit {
+            return Err(up::transport_error(id, format!("answer larger than {limit} bytes")));
+        }
+        parts.push(chunk);
+    }
+    // One part (the common case) is passed on without a copy.
+    Ok(match parts.len() {
+        0 => Bytes::new(),
+        1 => parts.pop().unwrap_or_default(),
+        _ => Bytes::from(parts.concat()),
+    })
+}
+
+/// Returns a finished connection to the pool for the next call.
+async fn release(gw: &Gateway, mut client: ClientSession, peer: &HttpPeer) {
+    if client.response_done() {
+        gw.connector.release_http_session(client, peer, up::idle_timeout()).await;
+    }
+}
+
+/// A provider error: passed on with its status; a body that is not OpenAI-shaped is wrapped.
+fn upstream_error(status: u16, body: &Bytes) -> Error {
+    let shaped = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("error").is_some_and(|e| e.is_object()));
+    if shaped {
+        return Error::UpstreamStatus { status, body: body.clone() };
+    }
+    let text = String::from_utf8_lossy(body);
+    let kind = match status {
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    };
+    let message = format!("provider answered {status}: {}", text.chars().take(2000).collect::<String>());
+    let body = tollgate_filters::openai::error_body(&message, kind, None, Some(&status.to_string()));
+    Error::UpstreamStatus { status, body: Bytes::from(body) }
+}
+
+/// Answers from the deployment's `mock_response` without calling a provider, as LiteLLM does.
+pub async fn answer_mock(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    endpoint: Endpoint,
+    view: &RequestView<'_>,
+    d: &Deployment,
+    text: &str,
+    stream: bool,
+) -> Result<(), Failure> {
+    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4());
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let meta = mock::MockMeta { id: &id, created, model: &d.model_name };
+    let body = match endpoint {
+        Endpoint::ChatCompletions if stream => {
+            let include_usage = view
+                .get("stream_options")
+                .and_then(|o| serde_json::from_str::<serde_json::Value>(o.get()).ok())
+                .and_then(|o| o.get("include_usage").and_then(|v| v.as_bool()))
+                .unwrap_or(false);
+            let body = Bytes::from(mock::chat_stream(&meta, text, include_usage));
+            let mut h = response::header(200, ctx, "text/event-stream").map_err(Failure::Downstream)?;
+            h.insert_header("content-length", body.len().to_string()).map_err(Failure::Downstream)?;
+            ctx.status = 200;
+            ctx.response_started = true;
+            session.write_response_header(Box::new(h), false).await.map_err(Failure::Downstream)?;
+            return session.write_response_body(Some(body), true).await.map_err(Failure::Downstream);
+        }
+        Endpoint::ChatCompletions => mock::chat_completion(&meta, text),
+        Endpoint::Completions => mock::text_completion(&meta, text),
+        Endpoint::Embeddings => {
+            let inputs = view
+                .get("input")
+                .and_then(|i| serde_json::from_str::<serde_json::Value>(i.get()).ok())
+                .map(|i| i.as_array().map_or(1, |a| a.len().max(1)))
+                .unwrap_or(1);
+            mock::embeddings(&d.upstream_model, inputs, 8)
+        }
+    };
+    response::json(session, ctx, 200, Bytes::from(body)).await.map_err(Failure::Downstream)
+}

@@ -1,0 +1,154 @@
+//! The live configuration: one immutable [`Snapshot`] behind an `ArcSwap`, replaced whole on SIGHUP.
+//!
+//! A request loads the snapshot once in `new_ctx` and keeps it to the end, so a reload never changes a
+//! request in flight. A file that does not validate is refused, logged with its key paths, and the old
+//! snapshot keeps serving.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use log::{error, info, warn};
+use pingora_core::server::ShutdownWatch;
+use pingora_core::services::background::BackgroundService;
+
+use crate::config::{self, Config};
+use crate::router::StatsTable;
+use crate::upstream::Target;
+
+/// Everything derived from one config file, built once per load.
+pub struct Snapshot {
+    /// The validated config.
+    pub config: Arc<Config>,
+    /// Parsed `api_base` of every deployment that calls a provider, by deployment id.
+    pub targets: HashMap<String, Target>,
+    /// Passive health per deployment (carried over across reloads by id).
+    pub stats: StatsTable,
+    /// The `/v1/models` body, rendered once.
+    pub models_body: Bytes,
+    /// The master key's bytes, if any.
+    pub master_key: Option<Vec<u8>>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot; fails with key paths when an `api_base` cannot be parsed.
+    pub fn build(config: Config, previous: Option<&Snapshot>, created: u64) -> Result<Snapshot, Vec<String>> {
+        let mut targets = HashMap::new();
+        let mut errors = Vec::new();
+        for group in &config.groups {
+            for d in &group.deployments {
+                let Some(base) = d.api_base.as_deref() else { continue };
+                match Target::parse(base) {
+                    Ok(t) => {
+                        targets.insert(d.id.clone(), t);
+                    }
+                    Err(e) => errors.push(format!("model_list[{}].litellm_params.api_base: {e}", d.index)),
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let ids = config.groups.iter().flat_map(|g| g.deployments.iter().map(|d| d.id.as_str()));
+        let stats = StatsTable::carry_over(previous.map(|p| &p.stats), ids);
+        let models_body = crate::admin::models_body(&config, created);
+        let master_key = config.general.master_key.as_ref().map(|k| k.as_bytes().to_vec());
+        Ok(Snapshot { config: Arc::new(config), targets, stats, models_body, master_key })
+    }
+}
+
+/// The live snapshot and where it came from.
+pub struct Live {
+    /// The current snapshot.
+    pub current: ArcSwap<Snapshot>,
+    /// The config file, re-read on SIGHUP.
+    pub path: PathBuf,
+    /// Unix time the process started (`created` in /v1/models).
+    pub created: u64,
+    /// Reloads refused because the file was bad.
+    pub failed_reloads: AtomicU64,
+    /// Reloads applied.
+    pub reloads: AtomicU64,
+}
+
+impl Live {
+    /// Re-reads the file and swaps it in, or keeps the old snapshot and says why.
+    pub fn reload(&self) -> Result<(), String> {
+        let old = self.current.load();
+        let config = config::load(&self.path).map_err(|e| e.to_string())?;
+        let snapshot = Snapshot::build(config, Some(&old), self.created).map_err(|e| e.join("\n"))?;
+        log_changes(&old.config, &snapshot.config);
+        for w in &snapshot.config.warnings {
+            warn!("{w}");
+        }
+        self.current.store(Arc::new(snapshot));
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Logs groups and deployments added, removed or changed by a reload.
+fn log_changes(old: &Config, new: &Config) {
+    let ids = |c: &Config| -> HashMap<String, String> {
+        c.groups
+            .iter()
+            .flat_map(|g| g.deployments.iter().map(|d| (d.id.clone(), g.name.clone())))
+            .collect()
+    };
+    let (before, after) = (ids(old), ids(new));
+    for (id, group) in &after {
+        if !before.contains_key(id) {
+            info!("reload: deployment {id} added to group {group}");
+        }
+    }
+    for (id, group) in &before {
+        if !after.contains_key(id) {
+            info!("reload: deployment {id} removed from group {group}");
+        }
+    }
+    for g in &new.groups {
+        if old.group(&g.name).is_none() {
+            info!("reload: group {} added", g.name);
+        }
+    }
+    for g in &old.groups {
+        if new.group(&g.name).is_none() {
+            info!("reload: group {} removed", g.name);
+        }
+    }
+}
+
+/// A Pingora background service that reloads the config on SIGHUP (Pingora itself would die on it).
+pub struct ReloadService {
+    /// The live config to reload.
+    pub live: Arc<Live>,
+}
+
+#[async_trait]
+impl BackgroundService for ReloadService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                error!("cannot listen for SIGHUP, reload disabled: {e}");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => match self.live.reload() {
+                    Ok(()) => info!("reload: {} applied", self.live.path.display()),
+                    Err(e) => {
+                        self.live.failed_reloads.fetch_add(1, Ordering::Relaxed);
+                        error!("reload refused, the previous config keeps serving:\n{e}");
+                    }
+                },
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Config -> Pingora `ServerConf`/`Server`: the proxy service on HOST:PORT and the SIGHUP reloader.
+
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use log::{info, warn};
+use pingora_core::connectors::http::Connector;
+use pingora_core::connectors::ConnectorOptions;
+use pingora_core::server::configuration::ServerConf;
+use pingora_core::server::Server;
+use pingora_core::services::background::background_service;
+
+use crate::cli::Cli;
+use crate::config;
+use crate::proxy::Gateway;
+use crate::reload::{Live, ReloadService, Snapshot};
+use crate::upstream::Resolver;
+
+/// Loads the config and runs the gateway until SIGTERM/SIGINT. Returns only on a startup error.
+pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
+    let config = config::load(config_path).map_err(|e| format!("{}: invalid config:\n{e}", config_path.display()))?;
+    for w in &config.warnings {
+        warn!("{w}");
+    }
+    if config.general.master_key.is_none() {
+        warn!("general_settings.master_key is not set: the gateway is OPEN, every client is admitted");
+    }
+    let state_dir = cli.state_dir();
+    std::fs::create_dir_all(&state_dir).map_err(|e| format!("state dir {}: {e}", state_dir.display()))?;
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let snapshot = Snapshot::build(config, None, created).map_err(|e| e.join("\n"))?;
+    info!(
+        "serving {} model groups from {} on {}:{}",
+        snapshot.config.groups.len(),
+        config_path.display(),
+        cli.host,
+        cli.port
+    );
+    let live = Arc::new(Live {
+        current: ArcSwap::from_pointee(snapshot),
+        path: config_path.to_path_buf(),
+        created,
+        failed_reloads: AtomicU64::new(0),
+        reloads: AtomicU64::new(0),
+    });
+
+    let conf = ServerConf {
+        threads: cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        work_stealing: true,
+        grace_period_seconds: Some(cli.grace_period),
+        graceful_shutdown_timeout_seconds: Some(cli.grace_period.min(5).max(1)),
+        ..ServerConf::default()
+    };
+    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&conf)));
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let gateway = Gateway { live: live.clone(), connector, resolver: Resolver::default() };
+    let mut proxy = pingora_proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
+    proxy.add_tcp(&format!("{}:{}", cli.host, cli.port));
+    server.add_service(proxy);
+    server.add_service(background_service("config reload", ReloadService { live }));
+    server.run_forever()
+}

@@ -1,0 +1,171 @@
+//! The router chooses, upstream connects: where a deployment lives (scheme, host, port, path), its
+//! provider's URL layout and auth header, and an asynchronous DNS cache.
+//!
+//! `HttpPeer::new` with a host name does a blocking lookup that can panic (design.md), so names are
+//! resolved here with tokio and the peer gets an address, SNI and a Host header.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use pingora_core::protocols::ALPN;
+use pingora_core::upstreams::peer::HttpPeer;
+use tollgate_filters::{AuthStyle, Endpoint, Provider};
+
+use crate::config::Deployment;
+use crate::error::Error;
+
+/// How long a resolved address is reused before asking DNS again.
+const DNS_TTL: Duration = Duration::from_secs(30);
+/// Connect timeout for a provider (TCP + TLS).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an idle upstream connection stays in the pool.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A deployment's `api_base`, parsed once when the config is loaded.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `https`?
+    pub tls: bool,
+    /// Host name or address literal, as written (used for SNI and Host).
+    pub host: String,
+    /// Port (default 443 / 80).
+    pub port: u16,
+    /// The path of `api_base` without a trailing slash, e.g. `/v1`.
+    pub base_path: String,
+    /// The `Host` header value (`host` or `host:port`).
+    pub authority: String,
+}
+
+impl Target {
+    /// Parses an `api_base` such as `https://api.openai.com/v1`.
+    pub fn parse(api_base: &str) -> Result<Target, String> {
+        let uri: http::Uri = api_base.parse().map_err(|e| format!("invalid URL {api_base:?}: {e}"))?;
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            Some(other) => return Err(format!("unsupported scheme {other:?} in {api_base:?}")),
+            None => return Err(format!("{api_base:?} has no scheme (http:// or https://)")),
+        };
+        let Some(host) = uri.host() else {
+            return Err(format!("{api_base:?} has no host"));
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let authority = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_else(|| host.clone());
+        let base_path = uri.path().trim_end_matches('/').to_string();
+        Ok(Target { tls, host, port, base_path, authority })
+    }
+}
+
+/// The provider path (with query) for one call, following the provider's URL layout.
+pub fn request_path(target: &Target, deployment: &Deployment, provider: Provider, endpoint: Endpoint) -> String {
+    let base = target.base_path.as_str();
+    match provider {
+        Provider::Azure => {
+            let version = deployment.api_version.as_deref().unwrap_or("2024-10-21");
+            format!(
+                "{base}/openai/deployments/{}{}?api-version={version}",
+                deployment.upstream_model,
+                endpoint.path()
+            )
+        }
+        // Ollama's OpenAI-compatible API lives under /v1; LiteLLM users write the bare host.
+        Provider::Ollama | Provider::OllamaChat if !base.ends_with("/v1") => format!("{base}/v1{}", endpoint.path()),
+        _ => format!("{base}{}", endpoint.path()),
+    }
+}
+
+/// The auth header for a deployment's provider key, if one is configured.
+pub fn auth_header(provider: Provider, api_key: Option<&str>) -> Option<(&'static str, String)> {
+    let key = api_key?;
+    match provider.auth() {
+        AuthStyle::Bearer => Some(("authorization", format!("Bearer {key}"))),
+        AuthStyle::Header(name) => Some((name, key.to_string())),
+        // Signed per request by the translated-provider path (a later issue); never sent raw.
+        AuthStyle::SigV4 => None,
+    }
+}
+
+/// Resolves host names without blocking a Pingora worker, with a small TTL cache.
+#[derive(Default)]
+pub struct Resolver {
+    cache: Mutex<HashMap<(String, u16), (SocketAddr, Instant)>>,
+}
+
+impl Resolver {
+    /// An address for `host:port`: a literal at once, a cached name, or a fresh async lookup.
+    pub async fn resolve(&self, host: &str, port: u16, now: Instant) -> Result<SocketAddr, String> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, port));
+        }
+        let key = (host.to_string(), port);
+        if let Some(addr) = self.cached(&key, now) {
+            return Ok(addr);
+        }
+        let mut addrs = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+        let Some(addr) = addrs.next() else {
+            return Err(format!("{host} resolved to no address"));
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key, (addr, now + DNS_TTL));
+        }
+        Ok(addr)
+    }
+
+    fn cached(&self, key: &(String, u16), now: Instant) -> Option<SocketAddr> {
+        let cache = self.cache.lock().ok()?;
+        let (addr, expires) = cache.get(key)?;
+        (*expires > now).then_some(*addr)
+    }
+}
+
+/// A Pingora peer for a resolved target: SNI and ALPN (h2 offered over TLS), pooled connections.
+pub fn peer(target: &Target, addr: SocketAddr) -> HttpPeer {
+    let mut peer = HttpPeer::new(addr, target.tls, target.host.clone());
+    peer.options.connection_timeout = Some(CONNECT_TIMEOUT);
+    peer.options.total_connection_timeout = Some(CONNECT_TIMEOUT);
+    peer.options.idle_timeout = Some(IDLE_TIMEOUT);
+    if target.tls {
+        peer.options.alpn = ALPN::H2H1;
+        // Pingora's default of one stream per h2 connection would serialize concurrent calls.
+        peer.options.max_h2_streams = 100;
+    }
+    peer
+}
+
+/// The pool idle timeout handed back with a released connection.
+pub fn idle_timeout() -> Option<Duration> {
+    Some(IDLE_TIMEOUT)
+}
+
+/// Maps a connect or transport failure of a deployment to the client's error.
+pub fn transport_error(deployment: &str, reason: impl std::fmt::Display) -> Error {
+    Error::UpstreamTransport { deployment: deployment.to_string(), reason: reason.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_api_base_with_port_and_path() -> Result<(), String> {
+        let t = Target::parse("http://127.0.0.1:8080/v1/")?;
+        assert!(!t.tls);
+        assert_eq!((t.host.as_str(), t.port, t.base_path.as_str()), ("127.0.0.1", 8080, "/v1"));
+        assert_eq!(t.authority, "127.0.0.1:8080");
+        let t = Target::parse("https://api.openai.com/v1")?;
+        assert!(t.tls);
+        assert_eq!((t.port, t.authority.as_str()), (443, "api.openai.com"));
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_api_base_without_scheme() {
+        assert!(Target::parse("api.openai.com/v1").is_err());
+        assert!(Target::parse("ftp://x/v1").is_err());
+    }
+}
