@@ -1,0 +1,589 @@
+//! From the typed mirror to the immutable model: ranges, providers, deployment ids, groups and fallbacks.
+//!
+//! Every check appends to a [`Report`] and carries on, so one load reports every problem of the file, each
+//! as `key.path: message`. Empty strings count as unset where LiteLLM treats them as falsy (`api_base: ""`,
+//! an `os.environ/` variable set to nothing), so a LiteLLM config means the same here.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use serde_yaml::Value;
+use tollgate_filters::{split_model, Provider, Translation};
+
+use super::env::Environment;
+use super::litellm::{self, Pairs, Seconds};
+use super::model::{
+    Config, Deployment, GeneralSettings, LitellmSettings, ModelGroup, ProviderChoice, RouterSettings, RoutingStrategy,
+};
+use super::{index_path, key_path};
+
+/// Problems found so far: errors refuse the file, warnings are kept in [`Config::warnings`].
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    /// `key.path: message`, the file is refused.
+    pub errors: Vec<String>,
+    /// `key.path: message`, the file is served.
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    fn error(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.errors.push(format!("{path}: {message}"));
+    }
+
+    fn warn(&mut self, path: &str, message: impl std::fmt::Display) {
+        self.warnings.push(format!("{path}: {message}"));
+    }
+}
+
+/// One typed `model_list[]` entry with what validation needs besides it.
+pub(crate) struct Entry {
+    /// Position in `model_list`.
+    pub index: usize,
+    /// The typed entry (strings resolved).
+    pub entry: litellm::ModelEntry,
+    /// `litellm_params` as written (before pruning and `os.environ/` resolution): what the id hashes.
+    pub raw_params: Value,
+}
+
+/// The typed sections.
+pub(crate) struct Typed {
+    /// Entries that typed cleanly.
+    pub entries: Vec<Entry>,
+    /// `router_settings`.
+    pub router: litellm::RouterSettings,
+    /// `litellm_settings`.
+    pub litellm: litellm::LitellmSettings,
+    /// `general_settings`.
+    pub general: litellm::GeneralSettings,
+}
+
+/// Builds the model from the typed sections; problems go to `report`.
+pub(crate) fn build(typed: Typed, env: &Environment<'_>, report: &mut Report) -> Config {
+    let litellm = litellm_settings(&typed.litellm, report);
+    let (router, router_extra) = router_settings(typed.router, typed.litellm.fallbacks, &litellm, report);
+    let general = general_settings(typed.general, report);
+    let defaults = Defaults {
+        timeout: router.timeout,
+        stream_timeout: router_extra.stream_timeout,
+        drop_params: litellm.drop_params,
+    };
+    let mut drafts: Vec<Draft> =
+        typed.entries.into_iter().filter_map(|entry| deployment(entry, &defaults, env, report)).collect();
+    assign_ids(&mut drafts, report);
+    let (groups, group_index) = group(drafts);
+    let config = Config { groups, group_index, router, general, litellm, warnings: Vec::new() };
+    check_fallbacks(&config, &router_extra.fallback_paths, report);
+    config
+}
+
+/// `litellm_settings`.
+fn litellm_settings(raw: &litellm::LitellmSettings, report: &mut Report) -> LitellmSettings {
+    LitellmSettings {
+        request_timeout: raw
+            .request_timeout
+            .and_then(|s| positive_duration("litellm_settings.request_timeout", s, report)),
+        num_retries: raw.num_retries,
+        drop_params: raw.drop_params.unwrap_or(false),
+    }
+}
+
+/// `router_settings`, completed from `litellm_settings` as LiteLLM's router does (`timeout or
+/// litellm.request_timeout`, `num_retries or litellm.num_retries`, `fallbacks or litellm.fallbacks`).
+fn router_settings(
+    raw: litellm::RouterSettings,
+    litellm_fallbacks: Option<Vec<Pairs<Vec<String>>>>,
+    litellm: &LitellmSettings,
+    report: &mut Report,
+) -> (RouterSettings, RouterExtra) {
+    let routing_strategy = match raw.routing_strategy.as_deref() {
+        None => RoutingStrategy::default(),
+        Some(name) => routing_strategy(name).unwrap_or_else(|| {
+            report.error(
+                "router_settings.routing_strategy",
+                format_args!("unknown strategy \"{name}\"; expected one of {}", ROUTING_STRATEGIES.join(", ")),
+            );
+            RoutingStrategy::default()
+        }),
+    };
+    let timeout = raw.timeout.and_then(|s| positive_duration("router_settings.timeout", s, report));
+    let stream_timeout =
+        raw.stream_timeout.and_then(|s| positive_duration("router_settings.stream_timeout", s, report));
+    let cooldown_time = raw.cooldown_time.and_then(|s| cooldown("router_settings.cooldown_time", s, report));
+    let (fallbacks, source) = match (raw.fallbacks, litellm_fallbacks) {
+        (Some(fallbacks), _) => (fallbacks, "router_settings.fallbacks"),
+        (None, Some(fallbacks)) => (fallbacks, "litellm_settings.fallbacks"),
+        (None, None) => (Vec::new(), ""),
+    };
+    let fallback_paths = fallbacks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, Pairs(pairs))| pairs.iter().map(move |(group, _)| key_path(&index_path(source, i), group)))
+        .collect();
+    let settings = RouterSettings {
+        routing_strategy,
+        num_retries: raw.num_retries.or(litellm.num_retries),
+        timeout: timeout.or(litellm.request_timeout),
+        allowed_fails: raw.allowed_fails,
+        cooldown_time,
+        fallbacks: fallbacks.into_iter().flat_map(|Pairs(pairs)| pairs).collect(),
+    };
+    (settings, RouterExtra { stream_timeout, fallback_paths })
+}
+
+/// What `router_settings` gives besides [`RouterSettings`].
+struct RouterExtra {
+    /// `router_settings.stream_timeout`: only deployments carry it.
+    stream_timeout: Option<Duration>,
+    /// The key path of each entry of [`RouterSettings::fallbacks`], for warnings.
+    fallback_paths: Vec<String>,
+}
+
+/// The names `routing_strategy` takes.
+const ROUTING_STRATEGIES: [&str; 5] =
+    ["simple-shuffle", "latency-based-routing", "least-busy", "usage-based-routing", "usage-based-routing-v2"];
+
+/// A `routing_strategy` name, `None` if we do not know it.
+fn routing_strategy(name: &str) -> Option<RoutingStrategy> {
+    Some(match name {
+        "simple-shuffle" => RoutingStrategy::SimpleShuffle,
+        "latency-based-routing" => RoutingStrategy::LatencyBased,
+        "least-busy" => RoutingStrategy::LeastBusy,
+        "usage-based-routing" | "usage-based-routing-v2" => RoutingStrategy::UsageBased,
+        _ => return None,
+    })
+}
+
+/// `general_settings`.
+fn general_settings(raw: litellm::GeneralSettings, report: &mut Report) -> GeneralSettings {
+    let mut general = GeneralSettings::default();
+    if let Some(key) = raw.master_key {
+        if key.is_empty() {
+            report.error("general_settings.master_key", "must not be empty (leave the key out for an open gateway)");
+        } else {
+            if !key.starts_with("sk-") {
+                report.warn(
+                    "general_settings.master_key",
+                    "does not start with \"sk-\" as LiteLLM requires; accepted, but LiteLLM's clients and UI may refuse it",
+                );
+            }
+            general.master_key = Some(key);
+        }
+    }
+    if let Some(mb) = raw.max_request_size_mb {
+        match megabytes(mb) {
+            Some(bytes) => general.max_request_size_bytes = bytes,
+            None => report.error(
+                "general_settings.max_request_size_mb",
+                format_args!("must be a positive number of megabytes, found {mb}"),
+            ),
+        }
+    }
+    general.database_url = raw.database_url.filter(|url| !url.is_empty());
+    general
+}
+
+/// Megabytes (LiteLLM's MB are 1024 * 1024 bytes) as a byte count, `None` unless positive and representable.
+fn megabytes(mb: f64) -> Option<usize> {
+    let bytes = mb * 1024.0 * 1024.0;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < usize::MAX as f64) {
+        return None;
+    }
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked above: 1 <= bytes < MAX")]
+    Some(bytes as usize)
+}
+
+/// A timeout: positive seconds.
+fn positive_duration(path: &str, seconds: Seconds, report: &mut Report) -> Option<Duration> {
+    if !(seconds.0.is_finite() && seconds.0 > 0.0) {
+        report.error(path, format_args!("must be a positive number of seconds, found {}", seconds.0));
+        return None;
+    }
+    duration(path, seconds, report)
+}
+
+/// A cooldown: seconds, zero allowed (no cooldown).
+fn cooldown(path: &str, seconds: Seconds, report: &mut Report) -> Option<Duration> {
+    if !(seconds.0.is_finite() && seconds.0 >= 0.0) {
+        report.error(path, format_args!("must be a number of seconds, zero or more, found {}", seconds.0));
+        return None;
+    }
+    duration(path, seconds, report)
+}
+
+/// Seconds as a [`Duration`] without panicking on huge values.
+fn duration(path: &str, seconds: Seconds, report: &mut Report) -> Option<Duration> {
+    match Duration::try_from_secs_f64(seconds.0) {
+        Ok(duration) => Some(duration),
+        Err(_) => {
+            report.error(path, "is too long a duration");
+            None
+        }
+    }
+}
+
+/// Defaults a deployment takes from the settings sections.
+struct Defaults {
+    timeout: Option<Duration>,
+    stream_timeout: Option<Duration>,
+    drop_params: bool,
+}
+
+/// A deployment before its id is known.
+struct Draft {
+    deployment: Deployment,
+    /// `model_info.id`, when given.
+    explicit_id: Option<String>,
+    /// Hash of `model_name` and the raw `litellm_params`.
+    hash: Fnv,
+}
+
+/// One `model_list[]` entry; `None` when it has errors (they are in `report`).
+fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: &mut Report) -> Option<Draft> {
+    let Entry { index, entry, raw_params } = entry;
+    let errors_before = report.errors.len();
+    let base = index_path("model_list", index);
+    let params_path = key_path(&base, "litellm_params");
+    let at = |key: &str| key_path(&params_path, key);
+    let params = entry.litellm_params;
+    let model_name = entry.model_name;
+    if model_name.trim().is_empty() {
+        report.error(&key_path(&base, "model_name"), "must not be empty");
+    }
+
+    let (provider, upstream_model) =
+        provider_of(&params.model, params.custom_llm_provider.as_deref(), &model_name, &params_path, report)?;
+    let served = match &provider {
+        ProviderChoice::Served(p) => Some(*p),
+        ProviderChoice::Unsupported(_) => None,
+    };
+    let mock_response = params.mock_response;
+    let azure = served == Some(Provider::Azure);
+
+    // LiteLLM reads Azure's endpoint and version from the environment when the config leaves them out.
+    let configured_base = non_empty(params.api_base).or_else(|| azure.then(|| env.get("AZURE_API_BASE")).flatten());
+    let api_base = match configured_base {
+        Some(base) => url(&at("api_base"), &base, report),
+        None => served.and_then(Provider::default_api_base).map(str::to_owned),
+    };
+    let api_version = non_empty(params.api_version).or_else(|| azure.then(|| env.get("AZURE_API_VERSION")).flatten());
+    if let (Some(p), None, None) = (served, &api_base, &mock_response) {
+        if p.default_api_base().is_none() {
+            report.error(
+                &at("api_base"),
+                format_args!("api_base is required for provider {} (or give a mock_response)", p.prefix()),
+            );
+        }
+    }
+    if azure && api_version.is_none() && mock_response.is_none() {
+        report.error(
+            &at("api_version"),
+            "api_version is required for provider azure (or set AZURE_API_VERSION, or give a mock_response)",
+        );
+    }
+
+    let timeout = params.timeout.and_then(|s| positive_duration(&at("timeout"), s, report));
+    let stream_timeout = params.stream_timeout.and_then(|s| positive_duration(&at("stream_timeout"), s, report));
+    if let Some(weight) = params.weight {
+        if !(weight.is_finite() && weight > 0.0) {
+            report.error(&at("weight"), format_args!("must be a positive number, found {weight}"));
+        }
+    }
+
+    let mut model_info = entry.model_info.unwrap_or_default();
+    let info_path = key_path(&base, "model_info");
+    let input_cost =
+        cost(params.input_cost_per_token, &model_info, "input_cost_per_token", &params_path, &info_path, report);
+    let output_cost =
+        cost(params.output_cost_per_token, &model_info, "output_cost_per_token", &params_path, &info_path, report);
+    let explicit_id = match model_info.get("id") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(id)) if !id.is_empty() => Some(id.clone()),
+        Some(Json::Number(n)) => Some(n.to_string()),
+        Some(other) => {
+            report.error(&key_path(&info_path, "id"), format_args!("expected a non-empty string, found {other}"));
+            None
+        }
+    };
+
+    if report.errors.len() > errors_before {
+        return None;
+    }
+    let mut hash = Fnv::new();
+    hash.write(model_name.as_bytes());
+    hash.write(&[0xff]);
+    canonical(&raw_params, &mut hash);
+    if let Some(id) = &explicit_id {
+        model_info.insert("id".to_owned(), Json::String(id.clone()));
+    }
+    let deployment = Deployment {
+        id: explicit_id.clone().unwrap_or_default(),
+        index,
+        model_name,
+        litellm_model: params.model,
+        provider,
+        upstream_model,
+        api_base,
+        api_key: non_empty(params.api_key),
+        api_version,
+        timeout: timeout.or(defaults.timeout),
+        stream_timeout: stream_timeout.or(defaults.stream_timeout),
+        max_retries: params.max_retries,
+        rpm: params.rpm,
+        tpm: params.tpm,
+        weight: params.weight,
+        input_cost_per_token: input_cost,
+        output_cost_per_token: output_cost,
+        mock_response,
+        drop_params: params.drop_params.unwrap_or(defaults.drop_params),
+        model_info,
+    };
+    Some(Draft { deployment, explicit_id, hash })
+}
+
+/// `None` for an absent or empty string.
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|s| !s.trim().is_empty())
+}
+
+/// An `api_base`: an http(s) URL with a host; the trailing `/` is trimmed.
+fn url(path: &str, base: &str, report: &mut Report) -> Option<String> {
+    let trimmed = base.trim().trim_end_matches('/');
+    let ok = trimmed.parse::<http::Uri>().ok().is_some_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some_and(|h| !h.is_empty())
+    });
+    if !ok {
+        report.error(path, format_args!("expected an http:// or https:// URL, found \"{base}\""));
+        return None;
+    }
+    Some(trimmed.to_owned())
+}
+
+/// The provider of `litellm_params.model` and the model name sent upstream; `None` on an error.
+///
+/// A bare name (`gpt-4o`) is OpenAI's, as LiteLLM infers it. `custom_llm_provider` names the provider when
+/// given (LiteLLM then sends `model` as is, minus that prefix). A prefix we do not know, or a provider whose
+/// translator has not landed, is warned about and kept as [`ProviderChoice::Unsupported`]: the file still
+/// loads, and requests to that deployment answer 400 naming it.
+fn provider_of(
+    model: &str,
+    custom_llm_provider: Option<&str>,
+    model_name: &str,
+    params_path: &str,
+    report: &mut Report,
+) -> Option<(ProviderChoice, String)> {
+    let model_path = key_path(params_path, "model");
+    if model.trim().is_empty() {
+        report.error(&model_path, "must not be empty");
+        return None;
+    }
+    let (prefix, provider, upstream, path) = match custom_llm_provider {
+        Some(custom) => {
+            let upstream = model.strip_prefix(custom).and_then(|rest| rest.strip_prefix('/')).unwrap_or(model);
+            (custom, Provider::from_prefix(custom), upstream, key_path(params_path, "custom_llm_provider"))
+        }
+        None => match model.split_once('/') {
+            None => ("openai", Some(Provider::OpenAI), model, model_path.clone()),
+            Some((prefix, rest)) => match split_model(model) {
+                Ok((provider, upstream)) => (prefix, Some(provider), upstream, model_path.clone()),
+                Err(_) => (prefix, None, rest, model_path.clone()),
+            },
+        },
+    };
+    if upstream.trim().is_empty() {
+        report.error(&model_path, format_args!("names no model after the provider prefix \"{prefix}/\""));
+        return None;
+    }
+    let choice = match provider {
+        Some(p) if p.translation() == Translation::Passthrough => ProviderChoice::Served(p),
+        _ => {
+            report.warn(
+                &path,
+                format_args!("provider \"{prefix}\" is not served yet; requests to model \"{model_name}\" answer 400"),
+            );
+            ProviderChoice::Unsupported(prefix.to_owned())
+        }
+    };
+    Some((choice, upstream.to_owned()))
+}
+
+/// A per-token price from `litellm_params`, else from `model_info`; a number, zero or more.
+fn cost(
+    in_params: Option<f64>,
+    model_info: &serde_json::Map<String, Json>,
+    key: &str,
+    params_path: &str,
+    info_path: &str,
+    report: &mut Report,
+) -> Option<f64> {
+    let (value, path) = match (in_params, model_info.get(key)) {
+        (Some(value), _) => (value, key_path(params_path, key)),
+        (None, None | Some(Json::Null)) => return None,
+        (None, Some(Json::Number(n))) => match n.as_f64() {
+            Some(value) => (value, key_path(info_path, key)),
+            None => return None,
+        },
+        (None, Some(other)) => {
+            report.error(&key_path(info_path, key), format_args!("expected a number, found {other}"));
+            return None;
+        }
+    };
+    if !(value.is_finite() && value >= 0.0) {
+        report.error(&path, format_args!("must be a number, zero or more, found {value}"));
+        return None;
+    }
+    Some(value)
+}
+
+/// Gives every deployment its id: `model_info.id` when given (each must be unique), else the hash of its
+/// `model_name` and `litellm_params` as 16 hex digits. An entry whose hash is taken (an identical entry
+/// earlier in the file) mixes in its index, so the first of identical entries keeps the plain hash and ids
+/// only change for the entries that would collide.
+fn assign_ids(drafts: &mut [Draft], report: &mut Report) {
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    for draft in drafts.iter() {
+        let Some(id) = &draft.explicit_id else { continue };
+        let index = draft.deployment.index;
+        if let Some(first) = taken.insert(id.clone(), index) {
+            report.error(
+                &key_path(&index_path("model_list", index), "model_info.id"),
+                format_args!("id \"{id}\" is already used by model_list[{first}]"),
+            );
+        }
+    }
+    let mut taken: HashSet<String> = taken.into_keys().collect();
+    for draft in drafts.iter_mut() {
+        if draft.explicit_id.is_none() {
+            let mut id = draft.hash.hex();
+            let mut attempt: u64 = 0;
+            while taken.contains(&id) {
+                let mut salted = draft.hash;
+                salted.write(&(draft.deployment.index as u64).to_le_bytes());
+                salted.write(&attempt.to_le_bytes());
+                id = salted.hex();
+                attempt += 1;
+            }
+            taken.insert(id.clone());
+            draft.deployment.model_info.insert("id".to_owned(), Json::String(id.clone()));
+            draft.deployment.id = id;
+        }
+    }
+}
+
+/// Deployments with the same `model_name` form one group, groups in order of first appearance.
+fn group(drafts: Vec<Draft>) -> (Vec<Arc<ModelGroup>>, HashMap<String, usize>) {
+    let mut groups: Vec<ModelGroup> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for draft in drafts {
+        let deployment = draft.deployment;
+        let position = *index.entry(deployment.model_name.clone()).or_insert_with(|| {
+            groups.push(ModelGroup { name: deployment.model_name.clone(), deployments: Vec::new() });
+            groups.len() - 1
+        });
+        if let Some(group) = groups.get_mut(position) {
+            group.deployments.push(Arc::new(deployment));
+        }
+    }
+    (groups.into_iter().map(Arc::new).collect(), index)
+}
+
+/// Fallbacks naming a group that does not exist are warned about (LiteLLM only finds out at request time).
+fn check_fallbacks(config: &Config, paths: &[String], report: &mut Report) {
+    for ((group, targets), path) in config.router.fallbacks.iter().zip(paths) {
+        if config.group(group).is_none() {
+            report.warn(path, format_args!("group \"{group}\" is not in model_list"));
+        }
+        for (i, target) in targets.iter().enumerate() {
+            if config.group(target).is_none() {
+                report.warn(&index_path(path, i), format_args!("fallback group \"{target}\" is not in model_list"));
+            }
+        }
+    }
+}
+
+/// FNV-1a, 64 bits: small, stable across Rust versions and platforms (std's hasher is neither).
+#[derive(Debug, Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn hex(self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+/// Feeds a YAML value to the hasher in a canonical form: mapping keys sorted, every item typed and
+/// length-prefixed so that no two different values feed the same bytes.
+///
+/// A literal `api_key` is left out: the id is public (`x-litellm-model-id`) and must not be derived from a
+/// secret. An `os.environ/NAME` key is kept (it is a name, and it tells two keys of one model apart).
+fn canonical(value: &Value, hash: &mut Fnv) {
+    match value {
+        Value::Null => hash.write(b"n"),
+        Value::Bool(b) => hash.write(if *b { b"t" } else { b"f" }),
+        Value::Number(n) => {
+            let text = n.to_string();
+            hash.write(b"#");
+            hash.write(&(text.len() as u64).to_le_bytes());
+            hash.write(text.as_bytes());
+        }
+        Value::String(s) => {
+            hash.write(b"s");
+            hash.write(&(s.len() as u64).to_le_bytes());
+            hash.write(s.as_bytes());
+        }
+        Value::Sequence(items) => {
+            hash.write(b"[");
+            hash.write(&(items.len() as u64).to_le_bytes());
+            for item in items {
+                canonical(item, hash);
+            }
+        }
+        Value::Mapping(map) => {
+            let mut entries: Vec<(Vec<u8>, &Value)> = map
+                .iter()
+                .filter(|(key, value)| !is_literal_api_key(key, value))
+                .map(|(key, value)| (key_bytes(key), value))
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            hash.write(b"{");
+            hash.write(&(entries.len() as u64).to_le_bytes());
+            for (key, value) in entries {
+                hash.write(&key);
+                canonical(value, hash);
+            }
+        }
+        Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            hash.write(b"!");
+            hash.write(&(tag.len() as u64).to_le_bytes());
+            hash.write(tag.as_bytes());
+            canonical(&tagged.value, hash);
+        }
+    }
+}
+
+/// Whether a mapping entry is an `api_key` given literally (not as `os.environ/NAME`).
+fn is_literal_api_key(key: &Value, value: &Value) -> bool {
+    key.as_str() == Some("api_key") && !value.as_str().is_some_and(|s| s.starts_with(super::env::PREFIX))
+}
+
+/// The canonical bytes of a mapping key (length-prefixed text), for sorting and hashing.
+fn key_bytes(key: &Value) -> Vec<u8> {
+    let text = litellm::key_text(key);
+    let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(text.as_bytes());
+    bytes
+}
