@@ -142,12 +142,7 @@ impl Error {
             return body.clone();
         }
         let code = self.status().to_string();
-        Bytes::from(tollgate_filters::openai::error_body(
-            &self.to_string(),
-            self.kind(),
-            self.param(),
-            Some(&code),
-        ))
+        Bytes::from(tollgate_filters::openai::error_body(&self.to_string(), self.kind(), self.param(), Some(&code)))
     }
 }
 

@@ -94,10 +94,7 @@ impl Live {
 /// Logs groups and deployments added, removed or changed by a reload.
 fn log_changes(old: &Config, new: &Config) {
     let ids = |c: &Config| -> HashMap<String, String> {
-        c.groups
-            .iter()
-            .flat_map(|g| g.deployments.iter().map(|d| (d.id.clone(), g.name.clone())))
-            .collect()
+        c.groups.iter().flat_map(|g| g.deployments.iter().map(|d| (d.id.clone(), g.name.clone()))).collect()
     };
     let (before, after) = (ids(old), ids(new));
     for (id, group) in &after {

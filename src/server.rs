@@ -29,10 +29,8 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     }
     let state_dir = cli.state_dir();
     std::fs::create_dir_all(&state_dir).map_err(|e| format!("state dir {}: {e}", state_dir.display()))?;
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let created =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     let snapshot = Snapshot::build(config, None, created).map_err(|e| e.join("\n"))?;
     info!(
         "serving {} model groups from {} on {}:{}",

@@ -11,12 +11,7 @@ pub fn log(session: &Session, e: Option<&PError>, ctx: &RequestCtx) {
     let req = session.req_header();
     let total = ctx.started.elapsed();
     if let Some(e) = e {
-        warn!(
-            "{} {} call_id={} client connection failed: {e}",
-            req.method,
-            req.uri.path(),
-            ctx.call_id
-        );
+        warn!("{} {} call_id={} client connection failed: {e}", req.method, req.uri.path(), ctx.call_id);
         return;
     }
     if ctx.model_group.is_none() && ctx.error_label.is_none() {

@@ -153,7 +153,12 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
 
 /// Connects and sends the request, until the response header is in (by `first_byte`). A pooled
 /// connection that the provider closed while idle is retried once on a fresh one.
-async fn send(gw: &Gateway, ctx: &RequestCtx, call: &Call<'_>, first_byte: Instant) -> Result<(ClientSession, HttpPeer), Error> {
+async fn send(
+    gw: &Gateway,
+    ctx: &RequestCtx,
+    call: &Call<'_>,
+    first_byte: Instant,
+) -> Result<(ClientSession, HttpPeer), Error> {
     let d = call.deployment;
     let Some(target) = ctx.snapshot.targets.get(&d.id) else {
         return Err(Error::Internal(format!("deployment {} has no api_base", d.id)));
@@ -269,10 +274,8 @@ pub async fn answer_mock(
     stream: bool,
 ) -> Result<(), Failure> {
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4());
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let created =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     let meta = mock::MockMeta { id: &id, created, model: &d.model_name };
     let body = match endpoint {
         Endpoint::ChatCompletions if stream => {

@@ -42,11 +42,7 @@ pub fn pick(group: &ModelGroup, roll: f64) -> Result<&Arc<Deployment>, Error> {
 
 /// simple-shuffle's weight: `weight`, else `rpm`, else `tpm`, else 1.
 fn weight(d: &Deployment) -> f64 {
-    d.weight
-        .or(d.rpm.map(|r| r as f64))
-        .or(d.tpm.map(|t| t as f64))
-        .unwrap_or(1.0)
-        .max(0.0)
+    d.weight.or(d.rpm.map(|r| r as f64)).or(d.tpm.map(|t| t as f64)).unwrap_or(1.0).max(0.0)
 }
 
 /// Passive health of one deployment, from real traffic only (no background calls to paid models).
@@ -110,4 +106,3 @@ impl StatsTable {
         self.by_id.get(id)
     }
 }
-

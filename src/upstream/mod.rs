@@ -65,11 +65,7 @@ pub fn request_path(target: &Target, deployment: &Deployment, provider: Provider
     match provider {
         Provider::Azure => {
             let version = deployment.api_version.as_deref().unwrap_or("2024-10-21");
-            format!(
-                "{base}/openai/deployments/{}{}?api-version={version}",
-                deployment.upstream_model,
-                endpoint.path()
-            )
+            format!("{base}/openai/deployments/{}{}?api-version={version}", deployment.upstream_model, endpoint.path())
         }
         // Ollama's OpenAI-compatible API lives under /v1; LiteLLM users write the bare host.
         Provider::Ollama | Provider::OllamaChat if !base.ends_with("/v1") => format!("{base}/v1{}", endpoint.path()),
@@ -104,9 +100,8 @@ impl Resolver {
         if let Some(addr) = self.cached(&key, now) {
             return Ok(addr);
         }
-        let mut addrs = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+        let mut addrs =
+            tokio::net::lookup_host((host, port)).await.map_err(|e| format!("cannot resolve {host}: {e}"))?;
         let Some(addr) = addrs.next() else {
             return Err(format!("{host} resolved to no address"));
         };
