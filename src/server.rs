@@ -51,7 +51,7 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
         threads: cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         work_stealing: true,
         grace_period_seconds: Some(cli.grace_period),
-        graceful_shutdown_timeout_seconds: Some(cli.grace_period.min(5).max(1)),
+        graceful_shutdown_timeout_seconds: Some(cli.grace_period.clamp(1, 5)),
         ..ServerConf::default()
     };
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&conf)));

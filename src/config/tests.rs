@@ -911,3 +911,12 @@ fn number_errors_speak_of_numbers_not_rust_types() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn provider_key_falls_back_to_litellm_env_var() -> TestResult {
+    let yaml = "model_list:\n  - model_name: g\n    litellm_params:\n      model: groq/llama3\n  - model_name: o\n    litellm_params:\n      model: openai/gpt-4o\n      api_key: explicit\n";
+    let config = parse_with_env(yaml, &env_of(&[("GROQ_API_KEY", "gk"), ("OPENAI_API_KEY", "ok")]))?;
+    assert_eq!(deployment(&config, 0)?.api_key.as_deref(), Some("gk"));
+    assert_eq!(deployment(&config, 1)?.api_key.as_deref(), Some("explicit"));
+    Ok(())
+}

@@ -240,6 +240,27 @@ struct Draft {
     hash: Fnv,
 }
 
+/// The environment variable LiteLLM reads a provider's key from when `api_key` is not configured.
+fn default_key_var(provider: Provider) -> Option<&'static str> {
+    Some(match provider {
+        Provider::OpenAI | Provider::TextCompletionOpenAI => "OPENAI_API_KEY",
+        Provider::Azure => "AZURE_API_KEY",
+        Provider::Groq => "GROQ_API_KEY",
+        Provider::Mistral => "MISTRAL_API_KEY",
+        Provider::DeepSeek => "DEEPSEEK_API_KEY",
+        Provider::TogetherAi => "TOGETHERAI_API_KEY",
+        Provider::Perplexity => "PERPLEXITYAI_API_KEY",
+        Provider::OpenRouter => "OPENROUTER_API_KEY",
+        Provider::FireworksAi => "FIREWORKS_AI_API_KEY",
+        Provider::Xai => "XAI_API_KEY",
+        Provider::HostedVllm => "HOSTED_VLLM_API_KEY",
+        Provider::Anthropic => "ANTHROPIC_API_KEY",
+        Provider::Gemini => "GEMINI_API_KEY",
+        Provider::Cohere => "COHERE_API_KEY",
+        Provider::Ollama | Provider::OllamaChat | Provider::VertexAi | Provider::Bedrock => return None,
+    })
+}
+
 /// One `model_list[]` entry; `None` when it has errors (they are in `report`).
 fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: &mut Report) -> Option<Draft> {
     let Entry { index, entry, raw_params } = entry;
@@ -326,7 +347,8 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
         provider,
         upstream_model,
         api_base,
-        api_key: non_empty(params.api_key),
+        // LiteLLM falls back to the provider's usual variable (OPENAI_API_KEY, GROQ_API_KEY, ...).
+        api_key: non_empty(params.api_key).or_else(|| served.and_then(default_key_var).and_then(|v| env.get(v))),
         api_version,
         timeout: timeout.or(defaults.timeout),
         stream_timeout: stream_timeout.or(defaults.stream_timeout),

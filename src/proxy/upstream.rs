@@ -14,7 +14,7 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_http::RequestHeader;
 use pingora_proxy::Session;
 use tokio::time::timeout_at;
-use tollgate_filters::openai::RequestView;
+use tollgate_filters::openai::{restamp_model, RequestView, StreamRestamper};
 use tollgate_filters::{mock, Endpoint, Provider};
 
 use super::ctx::RequestCtx;
@@ -28,6 +28,8 @@ use crate::upstream as up;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// The most we buffer of a non-streamed answer (embeddings of a large batch are tens of MB).
 const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+/// The largest single SSE event we hold while restamping a stream.
+const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
 /// The most of an error body we keep to pass on.
 const MAX_ERROR_BYTES: usize = 1024 * 1024;
 
@@ -106,6 +108,9 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         if let Some(s) = &stats {
             s.record_success();
         }
+        // LiteLLM answers with the model name the client asked for, not the provider's id.
+        let mut restamped = Vec::with_capacity(body.len() + 32);
+        let body = if restamp_model(&body, &d.model_name, &mut restamped) { Bytes::from(restamped) } else { body };
         let mut h = response::header(status, ctx, &content_type).map_err(Failure::Downstream)?;
         h.insert_header("content-length", body.len().to_string()).map_err(Failure::Downstream)?;
         ctx.status = status;
@@ -124,6 +129,8 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     ctx.status = status;
     ctx.response_started = true;
     session.write_response_header(Box::new(h), false).await.map_err(Failure::Downstream)?;
+    let mut restamper = StreamRestamper::new(&d.model_name, MAX_EVENT_BYTES);
+    let mut out = Vec::with_capacity(4096);
     loop {
         let chunk = match timeout_at(deadline.into(), client.read_response_body()).await {
             Ok(Ok(c)) => c,
@@ -140,15 +147,22 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
             }
         };
         let Some(chunk) = chunk else { break };
+        restamper.push(&chunk, &mut out).map_err(|e| up::transport_error(&d.id, e))?;
+        if out.is_empty() {
+            continue; // the chunk ended inside an event: wait for the rest of it
+        }
         // A failed write means the client left: returning drops `client`, which closes the
         // provider's connection and so cancels the call upstream.
-        session.write_response_body(Some(chunk), false).await.map_err(Failure::Downstream)?;
+        let events = Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(4096)));
+        session.write_response_body(Some(events), false).await.map_err(Failure::Downstream)?;
     }
     if let Some(s) = &stats {
         s.record_success();
     }
     release(gw, client, &peer).await;
-    session.write_response_body(None, true).await.map_err(Failure::Downstream)
+    restamper.finish(&mut out).map_err(|e| up::transport_error(&d.id, e))?;
+    let last = (!out.is_empty()).then(|| Bytes::from(out));
+    session.write_response_body(last, true).await.map_err(Failure::Downstream)
 }
 
 /// Connects and sends the request, until the response header is in (by `first_byte`). A pooled

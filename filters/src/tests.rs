@@ -1,0 +1,162 @@
+//! Tests of the crate root: provider names and their properties, model splitting, the translate seam.
+
+use crate::openai::RequestView;
+use crate::{split_model, translate_request, AuthStyle, Endpoint, Provider, TranslateError, Translation};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+#[test]
+fn every_prefix_round_trips() {
+    for provider in Provider::ALL {
+        assert_eq!(Provider::from_prefix(provider.prefix()), Some(provider), "{provider:?}");
+    }
+}
+
+#[test]
+fn all_lists_each_provider_once() {
+    let distinct: std::collections::HashSet<_> = Provider::ALL.iter().collect();
+    assert_eq!(distinct.len(), Provider::ALL.len());
+}
+
+#[test]
+fn cohere_chat_is_cohere() {
+    assert_eq!(Provider::from_prefix("cohere_chat"), Some(Provider::Cohere));
+    assert_eq!(Provider::Cohere.prefix(), "cohere");
+}
+
+#[test]
+fn unknown_and_near_miss_prefixes_are_refused() {
+    for prefix in ["", "OpenAI", "vertex_ai_beta", "together-ai", "azure_ai", "huggingface", "openai "] {
+        assert_eq!(Provider::from_prefix(prefix), None, "{prefix:?}");
+    }
+}
+
+#[test]
+fn split_model_splits_at_the_first_slash_only() -> TestResult {
+    assert_eq!(split_model("openai/gpt-4o")?, (Provider::OpenAI, "gpt-4o"));
+    assert_eq!(split_model("openai/org/model")?, (Provider::OpenAI, "org/model"));
+    assert_eq!(split_model("together_ai/meta-llama/Llama-3-70b")?, (Provider::TogetherAi, "meta-llama/Llama-3-70b"));
+    assert_eq!(split_model("cohere_chat/command-r")?, (Provider::Cohere, "command-r"));
+    assert_eq!(
+        split_model("bedrock/anthropic.claude-3-haiku-20240307-v1:0")?,
+        (Provider::Bedrock, "anthropic.claude-3-haiku-20240307-v1:0")
+    );
+    Ok(())
+}
+
+#[test]
+fn split_model_names_the_unknown_prefix() {
+    let err = split_model("nosuch/model");
+    assert!(matches!(&err, Err(TranslateError::UnknownProvider(p)) if p == "nosuch"), "{err:?}");
+}
+
+#[test]
+fn split_model_without_prefix_names_the_whole_model() {
+    let err = split_model("gpt-4o");
+    assert!(matches!(&err, Err(TranslateError::UnknownProvider(p)) if p == "gpt-4o"), "{err:?}");
+}
+
+#[test]
+fn only_native_api_providers_are_translated() {
+    let translated = [Provider::Anthropic, Provider::Gemini, Provider::VertexAi, Provider::Bedrock, Provider::Cohere];
+    for provider in Provider::ALL {
+        let expected = if translated.contains(&provider) { Translation::Translated } else { Translation::Passthrough };
+        assert_eq!(provider.translation(), expected, "{provider:?}");
+    }
+}
+
+#[test]
+fn default_api_bases_match_litellm() {
+    let expected = [
+        (Provider::OpenAI, Some("https://api.openai.com/v1")),
+        (Provider::TextCompletionOpenAI, Some("https://api.openai.com/v1")),
+        (Provider::Azure, None),
+        (Provider::HostedVllm, None),
+        (Provider::Ollama, Some("http://localhost:11434/v1")),
+        (Provider::OllamaChat, Some("http://localhost:11434/v1")),
+        (Provider::Groq, Some("https://api.groq.com/openai/v1")),
+        (Provider::Mistral, Some("https://api.mistral.ai/v1")),
+        (Provider::DeepSeek, Some("https://api.deepseek.com/v1")),
+        (Provider::TogetherAi, Some("https://api.together.xyz/v1")),
+        (Provider::Perplexity, Some("https://api.perplexity.ai")),
+        (Provider::OpenRouter, Some("https://openrouter.ai/api/v1")),
+        (Provider::FireworksAi, Some("https://api.fireworks.ai/inference/v1")),
+        (Provider::Xai, Some("https://api.x.ai/v1")),
+        (Provider::Anthropic, Some("https://api.anthropic.com")),
+        (Provider::Gemini, Some("https://generativelanguage.googleapis.com")),
+        (Provider::Cohere, Some("https://api.cohere.com")),
+    ];
+    for (provider, base) in expected {
+        assert_eq!(provider.default_api_base(), base, "{provider:?}");
+    }
+}
+
+#[test]
+fn default_api_bases_have_no_trailing_slash() {
+    for provider in Provider::ALL {
+        if let Some(base) = provider.default_api_base() {
+            assert!(!base.ends_with('/'), "{provider:?}: {base}");
+            assert!(base.starts_with("https://") || base.starts_with("http://localhost"), "{base}");
+        }
+    }
+}
+
+#[test]
+fn auth_styles_match_each_provider() {
+    assert_eq!(Provider::OpenAI.auth(), AuthStyle::Bearer);
+    assert_eq!(Provider::Azure.auth(), AuthStyle::Header("api-key"));
+    assert_eq!(Provider::Anthropic.auth(), AuthStyle::Header("x-api-key"));
+    assert_eq!(Provider::Gemini.auth(), AuthStyle::Header("x-goog-api-key"));
+    assert_eq!(Provider::Bedrock.auth(), AuthStyle::SigV4);
+    assert_eq!(Provider::VertexAi.auth(), AuthStyle::Bearer);
+    assert_eq!(Provider::Ollama.auth(), AuthStyle::Bearer);
+    assert_eq!(Provider::HostedVllm.auth(), AuthStyle::Bearer);
+    assert_eq!(Provider::Groq.auth(), AuthStyle::Bearer);
+}
+
+#[test]
+fn endpoint_paths() {
+    assert_eq!(Endpoint::ChatCompletions.path(), "/chat/completions");
+    assert_eq!(Endpoint::Completions.path(), "/completions");
+    assert_eq!(Endpoint::Embeddings.path(), "/embeddings");
+}
+
+#[test]
+fn error_messages_name_the_field() {
+    assert_eq!(TranslateError::MissingField("model").to_string(), "missing required field `model`");
+    assert_eq!(
+        TranslateError::WrongType { field: "stream", expected: "a boolean" }.to_string(),
+        "field `stream` must be a boolean"
+    );
+    assert_eq!(TranslateError::InvalidJson("eof".into()).to_string(), "invalid JSON body: eof");
+    let unsupported = TranslateError::Unsupported { provider: "anthropic", what: "/embeddings requests".into() };
+    assert_eq!(unsupported.to_string(), "provider `anthropic` is not served yet for /embeddings requests");
+}
+
+#[test]
+fn passthrough_replaces_only_the_model() -> TestResult {
+    let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0.70}"#;
+    let view = RequestView::parse(body)?;
+    for provider in Provider::ALL.into_iter().filter(|p| p.translation() == Translation::Passthrough) {
+        let out = translate_request(provider, Endpoint::ChatCompletions, &view, "llama3:8b")?;
+        assert_eq!(
+            out, br#"{"model":"llama3:8b","messages":[{"role":"user","content":"hi"}],"temperature":0.70}"#,
+            "{provider:?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn translated_providers_are_unsupported_for_now() -> TestResult {
+    let view = RequestView::parse(br#"{"model":"claude","messages":[]}"#)?;
+    for provider in Provider::ALL.into_iter().filter(|p| p.translation() == Translation::Translated) {
+        let err = translate_request(provider, Endpoint::ChatCompletions, &view, "m");
+        assert!(
+            matches!(&err, Err(TranslateError::Unsupported { provider: p, what })
+                if *p == provider.prefix() && what.contains("/chat/completions")),
+            "{provider:?}: {err:?}"
+        );
+    }
+    Ok(())
+}
