@@ -920,3 +920,12 @@ fn provider_key_falls_back_to_litellm_env_var() -> TestResult {
     assert_eq!(deployment(&config, 1)?.api_key.as_deref(), Some("explicit"));
     Ok(())
 }
+
+#[test]
+fn fireworks_models_get_their_account_path() -> TestResult {
+    let yaml = "model_list:\n  - model_name: f\n    litellm_params:\n      model: fireworks_ai/llama-v3-70b\n  - model_name: g\n    litellm_params:\n      model: fireworks_ai/accounts/me/models/x\n";
+    let config = parse_clean(yaml)?;
+    assert_eq!(deployment(&config, 0)?.upstream_model, "accounts/fireworks/models/llama-v3-70b");
+    assert_eq!(deployment(&config, 1)?.upstream_model, "accounts/me/models/x");
+    Ok(())
+}

@@ -240,6 +240,14 @@ struct Draft {
     hash: Fnv,
 }
 
+/// The model name a provider expects: Fireworks wants its account path, which LiteLLM adds when missing.
+fn provider_model_name(provider: Option<Provider>, name: String) -> String {
+    match provider {
+        Some(Provider::FireworksAi) if !name.starts_with("accounts/") => format!("accounts/fireworks/models/{name}"),
+        _ => name,
+    }
+}
+
 /// The environment variable LiteLLM reads a provider's key from when `api_key` is not configured.
 fn default_key_var(provider: Provider) -> Option<&'static str> {
     Some(match provider {
@@ -345,7 +353,7 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
         model_name,
         litellm_model: params.model,
         provider,
-        upstream_model,
+        upstream_model: provider_model_name(served, upstream_model),
         api_base,
         // LiteLLM falls back to the provider's usual variable (OPENAI_API_KEY, GROQ_API_KEY, ...).
         api_key: non_empty(params.api_key).or_else(|| served.and_then(default_key_var).and_then(|v| env.get(v))),
