@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -73,6 +74,25 @@ pub struct Live {
     pub failed_reloads: AtomicU64,
     /// Reloads applied.
     pub reloads: AtomicU64,
+    /// Requests being served now (a SIGTERM waits for them, up to the grace period).
+    pub in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts a request as in flight for as long as it lives.
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Starts counting.
+    pub fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        InFlight(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Live {
@@ -147,5 +167,36 @@ impl BackgroundService for ReloadService {
                 _ = shutdown.changed() => return,
             }
         }
+    }
+}
+
+/// Ends the process as soon as the requests in flight at SIGTERM have finished, or when the grace period
+/// is over. Pingora itself would always sleep the whole grace period before exiting.
+pub struct DrainService {
+    /// The in-flight counter.
+    pub live: Arc<Live>,
+    /// The most a stop waits for requests in flight.
+    pub grace: Duration,
+}
+
+#[async_trait]
+impl BackgroundService for DrainService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+        let deadline = Instant::now() + self.grace;
+        info!("stopping: waiting up to {:?} for requests in flight", self.grace);
+        // Bounded by the grace period: one check every 20 ms.
+        while Instant::now() < deadline {
+            let n = self.live.in_flight.load(Ordering::Relaxed);
+            if n == 0 {
+                info!("stopping: no request in flight, exiting");
+                std::process::exit(0);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        warn!("stopping: grace period over with {} requests in flight", self.live.in_flight.load(Ordering::Relaxed));
+        std::process::exit(0);
     }
 }

@@ -1,7 +1,7 @@
 //! Config -> Pingora `ServerConf`/`Server`: the proxy service on HOST:PORT and the SIGHUP reloader.
 
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -15,7 +15,7 @@ use pingora_core::services::background::background_service;
 use crate::cli::Cli;
 use crate::config;
 use crate::proxy::Gateway;
-use crate::reload::{Live, ReloadService, Snapshot};
+use crate::reload::{DrainService, Live, ReloadService, Snapshot};
 use crate::upstream::Resolver;
 
 /// Loads the config and runs the gateway until SIGTERM/SIGINT. Returns only on a startup error.
@@ -45,6 +45,7 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
         created,
         failed_reloads: AtomicU64::new(0),
         reloads: AtomicU64::new(0),
+        in_flight: Arc::new(AtomicUsize::new(0)),
     });
 
     let conf = ServerConf {
@@ -61,6 +62,8 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     let mut proxy = pingora_proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
     proxy.add_tcp(&format!("{}:{}", cli.host, cli.port));
     server.add_service(proxy);
-    server.add_service(background_service("config reload", ReloadService { live }));
+    server.add_service(background_service("config reload", ReloadService { live: live.clone() }));
+    let grace = std::time::Duration::from_secs(cli.grace_period);
+    server.add_service(background_service("drain on stop", DrainService { live, grace }));
     server.run_forever()
 }

@@ -105,12 +105,37 @@ pub struct RouterSettings {
     pub num_retries: Option<u32>,
     /// `timeout` for the whole call, else `litellm_settings.request_timeout` (as LiteLLM's router reads them).
     pub timeout: Option<Duration>,
-    /// `allowed_fails`.
+    /// `allowed_fails`: failures in a minute a deployment may have before it cools down (`None`: the
+    /// router's default, LiteLLM's `DEFAULT_ALLOWED_FAILS` = 3).
     pub allowed_fails: Option<u32>,
-    /// `cooldown_time`.
+    /// `cooldown_time`: how long a deployment gets no traffic once cooled down (`None`: the router's default,
+    /// LiteLLM's `DEFAULT_COOLDOWN_TIME_SECONDS` = 5 s).
     pub cooldown_time: Option<Duration>,
     /// `fallbacks` (else `litellm_settings.fallbacks`): group -> fallback groups in order.
     pub fallbacks: Vec<(String, Vec<String>)>,
+    /// `disable_cooldowns`: never take a deployment out of rotation, whatever it answers (LiteLLM's
+    /// router flag; default `false`).
+    pub disable_cooldowns: bool,
+    /// `routing_strategy_args` (read by `latency-based-routing`).
+    pub routing_strategy_args: RoutingStrategyArgs,
+}
+
+/// `router_settings.routing_strategy_args`, as LiteLLM's latency-based-routing reads them (`RoutingArgs` in
+/// `litellm/router_strategy/lowest_latency.py`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoutingStrategyArgs {
+    /// `lowest_latency_buffer`: deployments up to this fraction slower than the fastest share its traffic
+    /// (0.5: up to 50 % slower); LiteLLM's default `0` sends everything to the fastest.
+    pub lowest_latency_buffer: f64,
+    /// `ttl` (seconds): latency samples older than this are forgotten, so the deployment is tried again;
+    /// LiteLLM's default is one hour.
+    pub ttl: Duration,
+}
+
+impl Default for RoutingStrategyArgs {
+    fn default() -> Self {
+        Self { lowest_latency_buffer: 0.0, ttl: Duration::from_secs(60 * 60) }
+    }
 }
 
 /// `router_settings.routing_strategy`.

@@ -129,6 +129,7 @@ fn router_settings(
         allowed_fails: raw.allowed_fails,
         cooldown_time,
         fallbacks: fallbacks.into_iter().flat_map(|Pairs(pairs)| pairs).collect(),
+        ..RouterSettings::default()
     };
     (settings, RouterExtra { stream_timeout, fallback_paths })
 }

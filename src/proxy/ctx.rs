@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::reload::Snapshot;
+use crate::reload::{InFlight, Snapshot};
 
 /// Per-request state, created in `new_ctx`.
 pub struct RequestCtx {
@@ -25,6 +25,8 @@ pub struct RequestCtx {
     pub error_label: Option<&'static str>,
     /// The current attempt.
     pub attempt: Attempt,
+    /// Keeps the request counted as in flight until the context is dropped.
+    _in_flight: InFlight,
 }
 
 /// State of one call to one deployment.
@@ -36,7 +38,7 @@ pub struct Attempt {
 
 impl RequestCtx {
     /// A fresh context on the current snapshot.
-    pub fn new(snapshot: Arc<Snapshot>) -> Self {
+    pub fn new(snapshot: Arc<Snapshot>, in_flight: InFlight) -> Self {
         RequestCtx {
             snapshot,
             call_id: uuid::Uuid::new_v4().to_string(),
@@ -47,6 +49,7 @@ impl RequestCtx {
             response_started: false,
             error_label: None,
             attempt: Attempt::default(),
+            _in_flight: in_flight,
         }
     }
 

@@ -18,7 +18,7 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error as PError, ErrorType, Result};
 use pingora_proxy::{ProxyHttp, Session};
 
-use crate::reload::Live;
+use crate::reload::{InFlight, Live};
 use crate::upstream::Resolver;
 use ctx::RequestCtx;
 
@@ -37,7 +37,7 @@ impl ProxyHttp for Gateway {
     type CTX = RequestCtx;
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx::new(self.live.current.load_full())
+        RequestCtx::new(self.live.current.load_full(), InFlight::new(&self.live.in_flight))
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {

@@ -1,6 +1,7 @@
 //! The test harness shared by the integration tests: the gateway binary as a user starts it
-//! ([`Gateway`]), a scriptable OpenAI-compatible upstream ([`FakeProvider`]), an SSE reader that
-//! timestamps each event ([`SseEvents`]), and small assertions on OpenAI-shaped errors.
+//! ([`Gateway`]), a scriptable OpenAI-compatible upstream ([`FakeProvider`]) and one behind TLS
+//! ([`TlsProvider`]), an SSE reader that timestamps each event ([`SseEvents`]), and small
+//! assertions on OpenAI-shaped errors.
 //!
 //! Everything listens on a free port of 127.0.0.1 and every wait is bounded: a test that hangs
 //! fails with a message instead of stalling the suite.
@@ -14,6 +15,7 @@
 mod fake_provider;
 mod gateway;
 mod sse;
+mod tls_provider;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -22,6 +24,7 @@ use std::time::Duration;
 pub use fake_provider::{FakeProvider, Recorded, Reply};
 pub use gateway::Gateway;
 pub use sse::{read_sse, SseEvent, SseEvents};
+pub use tls_provider::{RefusedHandshake, TlsProvider, TlsRecorded};
 
 /// The master key every test config uses.
 pub const MASTER_KEY: &str = "sk-tollgate-test-master-7f3c";
