@@ -105,6 +105,39 @@ pub(crate) struct RouterSettings {
     /// `[{group: [fallback, ...]}, ...]`.
     #[serde(default)]
     pub fallbacks: Option<Vec<Pairs<Vec<String>>>>,
+    /// Groups tried after a group without a `fallbacks` entry.
+    #[serde(default)]
+    pub default_fallbacks: Option<Vec<String>>,
+    /// `[{group: [fallback, ...]}, ...]` for context-window errors.
+    #[serde(default)]
+    pub context_window_fallbacks: Option<Vec<Pairs<Vec<String>>>>,
+    /// `[{group: [fallback, ...]}, ...]` for content-policy refusals.
+    #[serde(default)]
+    pub content_policy_fallbacks: Option<Vec<Pairs<Vec<String>>>>,
+    /// Least wait before a retry.
+    #[serde(default)]
+    pub retry_after: Option<Seconds>,
+    /// Most fallback groups per request.
+    #[serde(default)]
+    pub max_fallbacks: Option<u32>,
+    /// Never cool a deployment down.
+    #[serde(default)]
+    pub disable_cooldowns: Option<bool>,
+    /// Arguments of the routing strategy.
+    #[serde(default)]
+    pub routing_strategy_args: Option<RoutingStrategyArgs>,
+}
+
+/// `router_settings.routing_strategy_args`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a mapping of routing_strategy_args (lowest_latency_buffer, ttl)")]
+pub(crate) struct RoutingStrategyArgs {
+    /// Fraction above the fastest latency that still shares traffic.
+    #[serde(default)]
+    pub lowest_latency_buffer: Option<f64>,
+    /// Seconds a latency sample is remembered.
+    #[serde(default)]
+    pub ttl: Option<Seconds>,
 }
 
 /// `litellm_settings`: the keys we read (see [`LITELLM_SETTINGS`]).
@@ -123,6 +156,15 @@ pub(crate) struct LitellmSettings {
     /// Fallbacks (used when `router_settings.fallbacks` is unset, as LiteLLM's router does).
     #[serde(default)]
     pub fallbacks: Option<Vec<Pairs<Vec<String>>>>,
+    /// Default fallbacks (used when `router_settings.default_fallbacks` is unset).
+    #[serde(default)]
+    pub default_fallbacks: Option<Vec<String>>,
+    /// Context-window fallbacks (used when `router_settings.context_window_fallbacks` is unset).
+    #[serde(default)]
+    pub context_window_fallbacks: Option<Vec<Pairs<Vec<String>>>>,
+    /// Content-policy fallbacks (used when `router_settings.content_policy_fallbacks` is unset).
+    #[serde(default)]
+    pub content_policy_fallbacks: Option<Vec<Pairs<Vec<String>>>>,
 }
 
 /// `general_settings`: the keys we read (see [`GENERAL_SETTINGS`]).
@@ -313,6 +355,13 @@ pub(crate) const ROUTER_SETTINGS: KeyTable = KeyTable {
         "allowed_fails",
         "cooldown_time",
         "fallbacks",
+        "default_fallbacks",
+        "context_window_fallbacks",
+        "content_policy_fallbacks",
+        "retry_after",
+        "max_fallbacks",
+        "disable_cooldowns",
+        "routing_strategy_args",
     ],
     not_yet: &[
         "redis_host",
@@ -322,16 +371,11 @@ pub(crate) const ROUTER_SETTINGS: KeyTable = KeyTable {
         "redis_db",
         "retry_policy",
         "allowed_fails_policy",
-        "context_window_fallbacks",
-        "content_policy_fallbacks",
-        "default_fallbacks",
-        "max_fallbacks",
         "enable_pre_call_checks",
         "enable_pre_call_check",
         "optional_pre_call_checks",
         "model_group_alias",
         "model_group_retry_policy",
-        "disable_cooldowns",
         "enable_tag_filtering",
         "tag_filtering_match_any",
         "default_max_parallel_requests",
@@ -343,9 +387,7 @@ pub(crate) const ROUTER_SETTINGS: KeyTable = KeyTable {
         "cache_kwargs",
         "cache_responses",
         "caching_groups",
-        "routing_strategy_args",
         "set_verbose",
-        "retry_after",
         "provider_budget_config",
         "deployment_affinity_ttl_seconds",
         "ignore_invalid_deployments",
@@ -360,7 +402,15 @@ pub(crate) const ROUTER_SETTINGS: KeyTable = KeyTable {
 
 /// `litellm_settings`.
 pub(crate) const LITELLM_SETTINGS: KeyTable = KeyTable {
-    read: &["request_timeout", "num_retries", "drop_params", "fallbacks"],
+    read: &[
+        "request_timeout",
+        "num_retries",
+        "drop_params",
+        "fallbacks",
+        "default_fallbacks",
+        "context_window_fallbacks",
+        "content_policy_fallbacks",
+    ],
     not_yet: &[
         "set_verbose",
         "json_logs",
@@ -374,9 +424,6 @@ pub(crate) const LITELLM_SETTINGS: KeyTable = KeyTable {
         "redact_messages_in_exceptions",
         "langfuse_default_tags",
         "force_ipv4",
-        "default_fallbacks",
-        "content_policy_fallbacks",
-        "context_window_fallbacks",
         "allowed_fails",
         "mcp_aliases",
         "cache",

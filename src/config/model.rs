@@ -97,7 +97,7 @@ pub enum ProviderChoice {
 }
 
 /// `router_settings`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RouterSettings {
     /// `routing_strategy` (default `simple-shuffle`).
     pub routing_strategy: RoutingStrategy,
@@ -118,6 +118,57 @@ pub struct RouterSettings {
     pub disable_cooldowns: bool,
     /// `routing_strategy_args` (read by `latency-based-routing`).
     pub routing_strategy_args: RoutingStrategyArgs,
+    /// `default_fallbacks`: groups tried after any group that has no `fallbacks` entry of its own.
+    pub default_fallbacks: Vec<String>,
+    /// `context_window_fallbacks`: group -> groups tried when the provider says the context is too long.
+    pub context_window_fallbacks: Vec<(String, Vec<String>)>,
+    /// `content_policy_fallbacks`: group -> groups tried when the provider refuses on content policy.
+    pub content_policy_fallbacks: Vec<(String, Vec<String>)>,
+    /// `retry_after`: the least time to wait before retrying the same deployment (LiteLLM's default 0).
+    pub retry_after: Duration,
+    /// `max_fallbacks`: how many fallback groups one request may try (LiteLLM's default 5).
+    pub max_fallbacks: usize,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        RouterSettings {
+            routing_strategy: RoutingStrategy::default(),
+            num_retries: None,
+            timeout: None,
+            allowed_fails: None,
+            cooldown_time: None,
+            fallbacks: Vec::new(),
+            disable_cooldowns: false,
+            routing_strategy_args: RoutingStrategyArgs::default(),
+            default_fallbacks: Vec::new(),
+            context_window_fallbacks: Vec::new(),
+            content_policy_fallbacks: Vec::new(),
+            retry_after: Duration::ZERO,
+            max_fallbacks: Self::DEFAULT_MAX_FALLBACKS,
+        }
+    }
+}
+
+impl RouterSettings {
+    /// Retries per group when nothing sets them: LiteLLM's router uses `openai.DEFAULT_MAX_RETRIES` = 2.
+    pub const DEFAULT_NUM_RETRIES: u32 = 2;
+    /// `max_fallbacks` when not set (LiteLLM's router default).
+    pub const DEFAULT_MAX_FALLBACKS: usize = 5;
+
+    /// The fallback groups of `group` for ordinary failures: its own `fallbacks` entry, else `default_fallbacks`.
+    pub fn fallbacks_for(&self, group: &str) -> &[String] {
+        self.fallbacks
+            .iter()
+            .find(|(g, _)| g == group)
+            .map(|(_, f)| f.as_slice())
+            .unwrap_or(self.default_fallbacks.as_slice())
+    }
+
+    /// The groups to try when `group` failed for a context-window or content-policy reason.
+    pub fn special_fallbacks_for<'a>(list: &'a [(String, Vec<String>)], group: &str) -> &'a [String] {
+        list.iter().find(|(g, _)| g == group).map(|(_, f)| f.as_slice()).unwrap_or(&[])
+    }
 }
 
 /// `router_settings.routing_strategy_args`, as LiteLLM's latency-based-routing reads them (`RoutingArgs` in

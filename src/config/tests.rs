@@ -378,7 +378,6 @@ not_a_litellm_section: 1
             "model_list[0].litellm_params.aws_region_name: not supported yet, ignored",
             "model_list[0].litellm_params.temperature: not supported yet, ignored",
             "router_settings.redis_host: not supported yet, ignored",
-            "router_settings.routing_strategy_args: not supported yet, ignored",
             "router_settings.colldown_time: unknown key, ignored",
             "litellm_settings.set_verbose: not supported yet, ignored",
             "litellm_settings.json_logs: not supported yet, ignored",
@@ -927,5 +926,34 @@ fn fireworks_models_get_their_account_path() -> TestResult {
     let config = parse_clean(yaml)?;
     assert_eq!(deployment(&config, 0)?.upstream_model, "accounts/fireworks/models/llama-v3-70b");
     assert_eq!(deployment(&config, 1)?.upstream_model, "accounts/me/models/x");
+    Ok(())
+}
+
+#[test]
+fn fallback_and_cooldown_settings_are_read() -> TestResult {
+    let yaml = r#"
+model_list:
+  - {model_name: a, litellm_params: {model: openai/a, mock_response: x}}
+  - {model_name: b, litellm_params: {model: openai/b, mock_response: x}}
+router_settings:
+  routing_strategy: latency-based-routing
+  routing_strategy_args: {lowest_latency_buffer: 0.5, ttl: 60}
+  default_fallbacks: [b]
+  context_window_fallbacks: [{a: [b]}]
+  retry_after: 2
+  max_fallbacks: 3
+  disable_cooldowns: true
+litellm_settings:
+  content_policy_fallbacks: [{a: [b]}]
+"#;
+    let config = parse_clean(yaml)?;
+    let r = &config.router;
+    assert_eq!(r.routing_strategy_args.lowest_latency_buffer, 0.5);
+    assert_eq!(r.routing_strategy_args.ttl, Duration::from_secs(60));
+    assert_eq!(r.fallbacks_for("a"), ["b".to_string()]);
+    assert_eq!(r.context_window_fallbacks, vec![("a".to_string(), vec!["b".to_string()])]);
+    assert_eq!(r.content_policy_fallbacks, vec![("a".to_string(), vec!["b".to_string()])]);
+    assert_eq!((r.retry_after, r.max_fallbacks, r.disable_cooldowns), (Duration::from_secs(2), 3, true));
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     Ok(())
 }

@@ -16,6 +16,7 @@ use super::env::Environment;
 use super::litellm::{self, Pairs, Seconds};
 use super::model::{
     Config, Deployment, GeneralSettings, LitellmSettings, ModelGroup, ProviderChoice, RouterSettings, RoutingStrategy,
+    RoutingStrategyArgs,
 };
 use super::{index_path, key_path};
 
@@ -63,7 +64,15 @@ pub(crate) struct Typed {
 /// Builds the model from the typed sections; problems go to `report`.
 pub(crate) fn build(typed: Typed, env: &Environment<'_>, report: &mut Report) -> Config {
     let litellm = litellm_settings(&typed.litellm, report);
-    let (router, router_extra) = router_settings(typed.router, typed.litellm.fallbacks, &litellm, report);
+
+    let mut typed_litellm = typed.litellm;
+    let litellm_extra = LitellmFallbacks {
+        default_fallbacks: typed_litellm.default_fallbacks.take(),
+        context_window_fallbacks: typed_litellm.context_window_fallbacks.take(),
+        content_policy_fallbacks: typed_litellm.content_policy_fallbacks.take(),
+    };
+    let (router, router_extra) =
+        router_settings(typed.router, typed_litellm.fallbacks, litellm_extra, &litellm, report);
     let general = general_settings(typed.general, report);
     let defaults = Defaults {
         timeout: router.timeout,
@@ -95,6 +104,7 @@ fn litellm_settings(raw: &litellm::LitellmSettings, report: &mut Report) -> Lite
 fn router_settings(
     raw: litellm::RouterSettings,
     litellm_fallbacks: Option<Vec<Pairs<Vec<String>>>>,
+    litellm_extra: LitellmFallbacks,
     litellm: &LitellmSettings,
     report: &mut Report,
 ) -> (RouterSettings, RouterExtra) {
@@ -122,6 +132,27 @@ fn router_settings(
         .enumerate()
         .flat_map(|(i, Pairs(pairs))| pairs.iter().map(move |(group, _)| key_path(&index_path(source, i), group)))
         .collect();
+    let pairs = |list: Option<Vec<Pairs<Vec<String>>>>| -> Vec<(String, Vec<String>)> {
+        list.unwrap_or_default().into_iter().flat_map(|Pairs(pairs)| pairs).collect()
+    };
+    let retry_after = raw.retry_after.and_then(|s| cooldown("router_settings.retry_after", s, report));
+    let mut args = RoutingStrategyArgs::default();
+    if let Some(a) = raw.routing_strategy_args {
+        if let Some(b) = a.lowest_latency_buffer {
+            if b.is_finite() && b >= 0.0 {
+                args.lowest_latency_buffer = b;
+            } else {
+                report.error(
+                    "router_settings.routing_strategy_args.lowest_latency_buffer",
+                    format_args!("must be a number, zero or more, found {b}"),
+                );
+            }
+        }
+        if let Some(ttl) = a.ttl.and_then(|s| positive_duration("router_settings.routing_strategy_args.ttl", s, report))
+        {
+            args.ttl = ttl;
+        }
+    }
     let settings = RouterSettings {
         routing_strategy,
         num_retries: raw.num_retries.or(litellm.num_retries),
@@ -129,9 +160,22 @@ fn router_settings(
         allowed_fails: raw.allowed_fails,
         cooldown_time,
         fallbacks: fallbacks.into_iter().flat_map(|Pairs(pairs)| pairs).collect(),
-        ..RouterSettings::default()
+        default_fallbacks: raw.default_fallbacks.or(litellm_extra.default_fallbacks).unwrap_or_default(),
+        context_window_fallbacks: pairs(raw.context_window_fallbacks.or(litellm_extra.context_window_fallbacks)),
+        content_policy_fallbacks: pairs(raw.content_policy_fallbacks.or(litellm_extra.content_policy_fallbacks)),
+        retry_after: retry_after.unwrap_or_default(),
+        max_fallbacks: raw.max_fallbacks.map_or(RouterSettings::DEFAULT_MAX_FALLBACKS, |m| m as usize),
+        disable_cooldowns: raw.disable_cooldowns.unwrap_or(false),
+        routing_strategy_args: args,
     };
     (settings, RouterExtra { stream_timeout, fallback_paths })
+}
+
+/// The special fallback lists `litellm_settings` may carry instead of `router_settings`.
+struct LitellmFallbacks {
+    default_fallbacks: Option<Vec<String>>,
+    context_window_fallbacks: Option<Vec<Pairs<Vec<String>>>>,
+    content_policy_fallbacks: Option<Vec<Pairs<Vec<String>>>>,
 }
 
 /// What `router_settings` gives besides [`RouterSettings`].
