@@ -32,6 +32,14 @@ pub enum Error {
     /// No route with this path.
     #[error("Route not found: {0}")]
     RouteNotFound(String),
+    /// No deployment of the group can take the call now (all at their rpm/tpm limit).
+    #[error("No deployments available for selected model={model}: {reason}")]
+    NoDeployment {
+        /// The model group.
+        model: String,
+        /// Why, without secrets.
+        reason: String,
+    },
     /// The route exists but not for this method.
     #[error("Method {method} not allowed for {path}")]
     MethodNotAllowed {
@@ -69,6 +77,8 @@ pub enum Error {
         status: u16,
         /// The provider's body, already OpenAI-shaped.
         body: Bytes,
+        /// The provider's `Retry-After`, passed on with a 429.
+        retry_after: Option<std::time::Duration>,
     },
     /// A bug or an impossible state; never a client's fault.
     #[error("internal error: {0}")]
@@ -83,6 +93,7 @@ impl Error {
             Error::BadRequest { .. } | Error::UnknownModel(_) | Error::ProviderNotServed { .. } => 400,
             Error::ClientBody(_) => 400,
             Error::RouteNotFound(_) => 404,
+            Error::NoDeployment { .. } => 429,
             Error::MethodNotAllowed { .. } => 405,
             Error::PayloadTooLarge { .. } => 413,
             Error::UpstreamTimeout(..) => 408,
@@ -103,6 +114,7 @@ impl Error {
             | Error::PayloadTooLarge { .. }
             | Error::MethodNotAllowed { .. } => "invalid_request_error",
             Error::RouteNotFound(_) => "not_found_error",
+            Error::NoDeployment { .. } => "rate_limit_error",
             Error::UpstreamTimeout(..) => "timeout",
             Error::UpstreamTransport { .. } | Error::UpstreamStatus { .. } => "api_error",
             Error::Internal(_) => "internal_server_error",
@@ -126,6 +138,7 @@ impl Error {
             Error::UnknownModel(_) => "unknown_model",
             Error::ProviderNotServed { .. } => "provider_not_served",
             Error::RouteNotFound(_) => "route_not_found",
+            Error::NoDeployment { .. } => "no_deployment",
             Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::ClientBody(_) => "client_body",

@@ -18,7 +18,7 @@ use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 
 use crate::config::{self, Config};
-use crate::router::StatsTable;
+use crate::router::Router;
 use crate::upstream::Target;
 
 /// Everything derived from one config file, built once per load.
@@ -27,8 +27,8 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     /// Parsed `api_base` of every deployment that calls a provider, by deployment id.
     pub targets: HashMap<String, Target>,
-    /// Passive health per deployment (carried over across reloads by id).
-    pub stats: StatsTable,
+    /// Routing state: strategies, passive health and cooldowns (carried over across reloads by id).
+    pub router: Router,
     /// The `/v1/models` body, rendered once.
     pub models_body: Bytes,
     /// The master key's bytes, if any.
@@ -54,11 +54,10 @@ impl Snapshot {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let ids = config.groups.iter().flat_map(|g| g.deployments.iter().map(|d| d.id.as_str()));
-        let stats = StatsTable::carry_over(previous.map(|p| &p.stats), ids);
+        let router = Router::new(&config, previous.map(|p| &p.router));
         let models_body = crate::admin::models_body(&config, created);
         let master_key = config.general.master_key.as_ref().map(|k| k.as_bytes().to_vec());
-        Ok(Snapshot { config: Arc::new(config), targets, stats, models_body, master_key })
+        Ok(Snapshot { config: Arc::new(config), targets, router, models_body, master_key })
     }
 }
 

@@ -568,6 +568,7 @@ async fn upstream_slower_than_deployment_timeout_is_408() {
       api_base: {base}
       api_key: {PROVIDER_KEY}
       timeout: 1
+      num_retries: 0
 "#,
             base = fake.api_base()
         ));

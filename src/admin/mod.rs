@@ -78,7 +78,7 @@ fn provider_name(p: &ProviderChoice) -> String {
 }
 
 /// `GET /health`: deployments split by their passive health; no secret, no call to a provider.
-pub fn health_body(snapshot: &Snapshot) -> Bytes {
+pub fn health_body(snapshot: &Snapshot, now: std::time::Instant) -> Bytes {
     let mut healthy = Vec::new();
     let mut unhealthy = Vec::new();
     for d in snapshot.config.groups.iter().flat_map(|g| g.deployments.iter()) {
@@ -88,7 +88,7 @@ pub fn health_body(snapshot: &Snapshot) -> Bytes {
         }
         let reason = match &d.provider {
             ProviderChoice::Unsupported(p) => Some(format!("provider \"{p}\" is not supported by Tollgate yet")),
-            ProviderChoice::Served(_) => snapshot.stats.get(&d.id).and_then(|s| s.unhealthy_reason()),
+            ProviderChoice::Served(_) => snapshot.router.unhealthy_reason(&d.id, now),
         };
         match reason {
             None => healthy.push(entry),

@@ -54,9 +54,12 @@ pub(crate) struct LitellmParams {
     /// Time to the first byte of a stream.
     #[serde(default)]
     pub stream_timeout: Option<Seconds>,
-    /// Retries on this deployment.
+    /// Retries on this deployment (the provider client's own retries in LiteLLM).
     #[serde(default)]
     pub max_retries: Option<u32>,
+    /// Retries of a request whose first pick is this deployment (LiteLLM's per-deployment `num_retries`).
+    #[serde(default)]
+    pub num_retries: Option<u32>,
     /// Requests per minute.
     #[serde(default)]
     pub rpm: Option<u64>,
@@ -287,6 +290,7 @@ pub(crate) const LITELLM_PARAMS: KeyTable = KeyTable {
         "timeout",
         "stream_timeout",
         "max_retries",
+        "num_retries",
         "rpm",
         "tpm",
         "weight",
@@ -315,7 +319,6 @@ pub(crate) const LITELLM_PARAMS: KeyTable = KeyTable {
         "headers",
         "tags",
         "order",
-        "num_retries",
         "use_in_pass_through",
         "use_litellm_proxy",
         "input_cost_per_second",

@@ -67,7 +67,7 @@ pub struct Deployment {
     pub timeout: Option<Duration>,
     /// Time allowed until the first byte of a stream (`stream_timeout`).
     pub stream_timeout: Option<Duration>,
-    /// `max_retries` for this deployment.
+    /// Retries for a request that starts on this deployment: `litellm_params.num_retries`, else `max_retries`.
     pub max_retries: Option<u32>,
     /// `rpm` limit.
     pub rpm: Option<u64>,

@@ -405,7 +405,7 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
         api_version,
         timeout: timeout.or(defaults.timeout),
         stream_timeout: stream_timeout.or(defaults.stream_timeout),
-        max_retries: params.max_retries,
+        max_retries: params.num_retries.or(params.max_retries),
         rpm: params.rpm,
         tpm: params.tpm,
         weight: params.weight,

@@ -21,6 +21,10 @@ pub struct RequestCtx {
     pub status: u16,
     /// Whether response headers have gone to the client (no retry, no error body after that).
     pub response_started: bool,
+    /// Retries made within model groups (`x-litellm-attempted-retries`).
+    pub attempted_retries: u32,
+    /// Fallback groups tried (`x-litellm-attempted-fallbacks`).
+    pub attempted_fallbacks: u32,
     /// The error label of a failed request, for logs and metrics.
     pub error_label: Option<&'static str>,
     /// The current attempt.
@@ -48,6 +52,8 @@ impl RequestCtx {
             status: 0,
             response_started: false,
             error_label: None,
+            attempted_retries: 0,
+            attempted_fallbacks: 0,
             attempt: Attempt::default(),
             _in_flight: in_flight,
         }

@@ -8,6 +8,7 @@ pub mod ctx;
 pub mod logging;
 pub mod request;
 pub mod response;
+pub mod retry;
 pub mod upstream;
 
 use std::sync::Arc;

@@ -7,11 +7,17 @@ use subtle::ConstantTimeEq;
 use tollgate_filters::openai::RequestView;
 use tollgate_filters::Endpoint;
 
-use super::ctx::RequestCtx;
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::ctx::{Attempt, RequestCtx};
+use super::retry::{self, Next};
 use super::{response, upstream, Gateway};
 use crate::admin;
 use crate::config::ProviderChoice;
+use crate::config::RouterSettings;
 use crate::error::Error;
+use crate::router::{FailureKind, NoDeployment};
 
 /// What a request asks for, from its method and path (with or without the `/v1` prefix).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +107,7 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
         Route::Llm(endpoint) => return call(gw, session, ctx, endpoint).await,
         Route::Liveliness => Bytes::from_static(admin::LIVELINESS_BODY),
         Route::Readiness => admin::readiness_body(&snapshot),
-        Route::Health => admin::health_body(&snapshot),
+        Route::Health => admin::health_body(&snapshot, std::time::Instant::now()),
         Route::Models => snapshot.models_body.clone(),
         Route::ModelInfo => admin::model_info_body(&snapshot.config),
         Route::Model(id) => admin::model_body(&snapshot.config, &id, created).ok_or_else(|| Error::BadRequest {
@@ -163,30 +169,129 @@ async fn read_body(session: &mut Session, max: usize) -> Result<Bytes, Failure> 
     Ok(buf.freeze())
 }
 
-/// An LLM call: body, model, deployment, then the provider (or the deployment's mock answer).
+/// An LLM call: body, model, then attempts over the group's deployments (retries) and its fallback
+/// groups, until one answers, a failure no other attempt can fix, or the plan is spent.
 async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoint: Endpoint) -> Result<(), Failure> {
     let snapshot = ctx.snapshot.clone();
-    let body = read_body(session, snapshot.config.general.max_request_size_bytes).await?;
+    let config = &snapshot.config;
+    let settings = &config.router;
+    let body = read_body(session, config.general.max_request_size_bytes).await?;
     let view = RequestView::parse(&body).map_err(Error::from)?;
     let model = view.model().map_err(Error::from)?;
     let stream = view.stream().map_err(Error::from)?;
-    let Some(group) = snapshot.config.group(model) else {
+    let Some(first) = config.group(model) else {
         return Err(Error::UnknownModel(model.to_string()).into());
     };
-    ctx.model_group = Some(group.name.clone());
-    let deployment = crate::router::pick(group, rand::random::<f64>())?;
-    ctx.deployment_id = Some(deployment.id.clone());
-    if let Some(mock) = &deployment.mock_response {
-        return upstream::answer_mock(session, ctx, endpoint, &view, deployment, mock, stream).await;
+    // Fallback groups come from the requested group's lists only, as in LiteLLM (no chains).
+    let mut plan: VecDeque<&str> = VecDeque::from([first.name.as_str()]);
+    let mut fallbacks: &[String] = settings.fallbacks_for(&first.name);
+    let mut last_error: Option<Error> = None;
+    let mut groups_tried = 0usize;
+    while let Some(group_name) = plan.pop_front() {
+        let Some(group) = config.group(group_name) else { continue };
+        if groups_tried > 0 {
+            if groups_tried > settings.max_fallbacks {
+                break;
+            }
+            ctx.attempted_fallbacks += 1;
+        }
+        groups_tried += 1;
+        ctx.model_group = Some(group.name.clone());
+        let order = match snapshot.router.try_order(group, Instant::now(), rand::random::<u64>(), stream) {
+            Ok(order) => order,
+            Err(NoDeployment::Unsupported { provider }) => {
+                last_error = Some(Error::ProviderNotServed { provider, model: group.name.clone() });
+                if plan.is_empty() && groups_tried == 1 {
+                    plan.extend(fallbacks.iter().map(String::as_str));
+                }
+                continue;
+            }
+            Err(e) => {
+                last_error = Some(Error::NoDeployment { model: group.name.clone(), reason: e.to_string() });
+                if groups_tried == 1 {
+                    plan.extend(fallbacks.iter().map(String::as_str));
+                }
+                continue;
+            }
+        };
+        let retries = order.first().and_then(|d| d.max_retries).or(settings.num_retries);
+        let retries = retries.unwrap_or(RouterSettings::DEFAULT_NUM_RETRIES);
+        let mut special: Option<&[String]> = None;
+        for attempt in 0..=retries {
+            let Some(deployment) = order.get(attempt as usize % order.len()) else { break };
+            ctx.deployment_id = Some(deployment.id.clone());
+            ctx.attempt = Attempt { upstream_wait: ctx.attempt.upstream_wait };
+            if let Some(mock) = &deployment.mock_response {
+                return upstream::answer_mock(session, ctx, endpoint, &view, deployment, mock, stream).await;
+            }
+            let ProviderChoice::Served(provider) = deployment.provider else { continue };
+            let translated = tollgate_filters::translate_request(provider, endpoint, &view, &deployment.upstream_model)
+                .map_err(Error::from)?;
+            let call = upstream::Call { deployment, provider, endpoint, body: Bytes::from(translated), stream };
+            // Counted against the deployment's rpm atomically with the check: at the limit, skip it.
+            let Some(in_flight) = snapshot.router.try_begin(&deployment.id, Instant::now()) else {
+                last_error = Some(Error::NoDeployment {
+                    model: group.name.clone(),
+                    reason: format!("deployment {} is at its rpm limit", deployment.id),
+                });
+                continue;
+            };
+            let result = upstream::forward(gw, session, ctx, call).await;
+            drop(in_flight);
+            let e = match result {
+                Ok(()) => return Ok(()),
+                Err(Failure::Answer(e)) => e,
+                Err(downstream) => return Err(downstream),
+            };
+            if ctx.response_started {
+                return Err(e.into()); // a byte has gone to the client: no retry can hide this
+            }
+            let next = retry::classify(&e);
+            let provider_retry_after = retry::retry_after_of(&e);
+            let kind = match next {
+                Next::Retry(kind) => kind,
+                Next::ContextWindow => FailureKind::ContextWindow,
+                Next::ContentPolicy => FailureKind::ContentPolicy,
+                Next::Answer => return Err(e.into()),
+            };
+            let detail = e.label();
+            snapshot.router.record_failure_with(&deployment.id, kind, provider_retry_after, detail, Instant::now());
+            log::debug!("call_id={} attempt on {} failed: {e}", ctx.call_id, deployment.id);
+            last_error = Some(e);
+            match next {
+                Next::ContextWindow => {
+                    special =
+                        Some(RouterSettings::special_fallbacks_for(&settings.context_window_fallbacks, group_name));
+                    break;
+                }
+                Next::ContentPolicy => {
+                    special =
+                        Some(RouterSettings::special_fallbacks_for(&settings.content_policy_fallbacks, group_name));
+                    break;
+                }
+                _ => {}
+            }
+            if attempt < retries {
+                let other = order.len() > 1;
+                let wait = retry::backoff(attempt + 1, other, provider_retry_after, settings.retry_after);
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                ctx.attempted_retries += 1;
+            }
+        }
+        if let Some(list) = special {
+            // Context-window and content-policy failures go to their own lists, never to plain fallbacks.
+            plan.clear();
+            plan.extend(list.iter().map(String::as_str));
+            fallbacks = &[];
+            continue;
+        }
+        if groups_tried == 1 {
+            plan.extend(fallbacks.iter().map(String::as_str));
+        }
     }
-    let ProviderChoice::Served(provider) = deployment.provider else {
-        return Err(Error::Internal("router picked an unserved deployment".into()).into());
-    };
-    let translated = tollgate_filters::translate_request(provider, endpoint, &view, &deployment.upstream_model)
-        .map_err(Error::from)?;
-    drop(view);
-    let call = upstream::Call { deployment, provider, endpoint, body: Bytes::from(translated), stream };
-    upstream::forward(gw, session, ctx, call).await
+    Err(last_error.unwrap_or_else(|| Error::UnknownModel(model.to_string())).into())
 }
 
 #[cfg(test)]

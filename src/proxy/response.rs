@@ -21,6 +21,10 @@ pub fn header(status: u16, ctx: &RequestCtx, content_type: &str) -> Result<Respo
     if let Some(id) = &ctx.deployment_id {
         h.insert_header("x-litellm-model-id", id.as_str())?;
     }
+    if ctx.model_group.is_some() {
+        h.insert_header("x-litellm-attempted-retries", ctx.attempted_retries.to_string())?;
+        h.insert_header("x-litellm-attempted-fallbacks", ctx.attempted_fallbacks.to_string())?;
+    }
     let overhead = ctx.overhead(Instant::now()).as_secs_f64() * 1000.0;
     h.insert_header("x-litellm-overhead-duration-ms", format!("{overhead:.3}"))?;
     Ok(h)
@@ -50,5 +54,14 @@ pub async fn error(session: &mut Session, ctx: &mut RequestCtx, e: &Error) -> Re
         // The rest of the body was not read: the connection cannot be reused.
         session.set_keepalive(None);
     }
-    json(session, ctx, status, e.body()).await
+    let body = e.body();
+    let mut h = header(status, ctx, "application/json")?;
+    h.insert_header("content-length", body.len().to_string())?;
+    if let Error::UpstreamStatus { retry_after: Some(after), .. } = e {
+        h.insert_header("retry-after", after.as_secs().max(1).to_string())?;
+    }
+    ctx.status = status;
+    ctx.response_started = true;
+    session.write_response_header(Box::new(h), false).await?;
+    session.write_response_body(Some(body), true).await
 }

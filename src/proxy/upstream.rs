@@ -47,67 +47,52 @@ pub struct Call<'a> {
     pub stream: bool,
 }
 
-/// Calls the deployment and relays its answer to the client.
+/// Calls the deployment and relays its answer to the client. On `Err`, nothing has been written unless
+/// `ctx.response_started` says so; the caller decides on a retry or a fallback.
 pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, call: Call<'_>) -> Result<(), Failure> {
     let d = call.deployment;
-    let now = Instant::now();
-    let deadline = now + d.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let snapshot = ctx.snapshot.clone();
+    let router = &snapshot.router;
+    let started = Instant::now();
+    let timeout = d.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let deadline = started + timeout;
     // For streams, `stream_timeout` bounds the wait for the first byte.
     let first_byte = match (call.stream, d.stream_timeout) {
-        (true, Some(t)) => (now + t).min(deadline),
+        (true, Some(t)) => (started + t).min(deadline),
         _ => deadline,
     };
-    let stats = ctx.snapshot.stats.get(&d.id).cloned();
-    let wait_started = Instant::now();
     let sent = send(gw, ctx, &call, first_byte).await;
     let (mut client, peer) = match sent {
         Ok(ok) => ok,
         Err(e) => {
-            ctx.attempt.upstream_wait += wait_started.elapsed();
-            if let Some(s) = &stats {
-                s.record_failure(&e.to_string());
-            }
+            ctx.attempt.upstream_wait += started.elapsed();
             return Err(e.into());
         }
     };
-    let status = client.response_header().map(|h| h.status.as_u16()).unwrap_or(502);
-    let content_type = client
-        .response_header()
-        .and_then(|h| h.headers.get("content-type"))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .to_string();
+    let header_time = Instant::now();
+    let (status, content_type, retry_after) = {
+        let Some(h) = client.response_header() else {
+            return Err(up::transport_error(&d.id, "no response header").into());
+        };
+        let limits = RateLimitHeaders::read(&h.headers);
+        router.observe_rate_limit(&d.id, limits.requests, limits.tokens, limits.reset, header_time);
+        let content_type =
+            h.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+        (h.status.as_u16(), content_type, limits.retry_after)
+    };
     let is_sse = content_type.starts_with("text/event-stream");
 
     if status >= 400 || !(call.stream && is_sse) {
         // Buffer the whole answer: errors are reshaped, JSON gets an exact Content-Length.
         let limit = if status >= 400 { MAX_ERROR_BYTES } else { MAX_RESPONSE_BYTES };
-        let body = read_all(&mut client, deadline, limit, &d.id).await;
-        ctx.attempt.upstream_wait += wait_started.elapsed();
-        let body = match body {
-            Ok(b) => b,
-            Err(e) => {
-                if let Some(s) = &stats {
-                    s.record_failure(&e.to_string());
-                }
-                return Err(e.into());
-            }
-        };
+        let body = read_all(&mut client, deadline, limit, &d.id, timeout).await;
+        ctx.attempt.upstream_wait += started.elapsed();
+        let body = body?;
         release(gw, client, &peer).await;
         if status >= 400 {
-            let e = upstream_error(status, &body);
-            if let Some(s) = &stats {
-                if status == 429 || status >= 500 {
-                    s.record_failure(&format!("provider answered {status}"));
-                } else {
-                    s.record_success();
-                }
-            }
-            return Err(e.into());
+            return Err(upstream_error(status, &body, retry_after).into());
         }
-        if let Some(s) = &stats {
-            s.record_success();
-        }
+        router.record_success(&d.id, started.elapsed(), None, usage_tokens(&body), Instant::now());
         // LiteLLM answers with the model name the client asked for, not the provider's id.
         let mut restamped = Vec::with_capacity(body.len() + 32);
         let body = if restamp_model(&body, &d.model_name, &mut restamped) { Bytes::from(restamped) } else { body };
@@ -120,7 +105,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     }
 
     // A stream: headers now, then every chunk as it arrives.
-    ctx.attempt.upstream_wait += wait_started.elapsed();
+    ctx.attempt.upstream_wait += header_time.saturating_duration_since(started);
     let mut h = response::header(status, ctx, "text/event-stream").map_err(Failure::Downstream)?;
     h.insert_header("cache-control", "no-cache").map_err(Failure::Downstream)?;
     if !session.as_downstream().is_http2() {
@@ -131,22 +116,15 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     session.write_response_header(Box::new(h), false).await.map_err(Failure::Downstream)?;
     let mut restamper = StreamRestamper::new(&d.model_name, MAX_EVENT_BYTES);
     let mut out = Vec::with_capacity(4096);
+    let mut ttft = None;
     loop {
         let chunk = match timeout_at(deadline.into(), client.read_response_body()).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                let e = up::transport_error(&d.id, format!("stream broken: {e}"));
-                if let Some(s) = &stats {
-                    s.record_failure(&e.to_string());
-                }
-                return Err(e.into());
-            }
-            Err(_) => {
-                let secs = d.timeout.unwrap_or(DEFAULT_TIMEOUT).as_secs_f64();
-                return Err(Error::UpstreamTimeout(secs, d.id.clone()).into());
-            }
+            Ok(Err(e)) => return Err(up::transport_error(&d.id, format!("stream broken: {e}")).into()),
+            Err(_) => return Err(Error::UpstreamTimeout(timeout.as_secs_f64(), d.id.clone()).into()),
         };
         let Some(chunk) = chunk else { break };
+        ttft.get_or_insert_with(|| started.elapsed());
         restamper.push(&chunk, &mut out).map_err(|e| up::transport_error(&d.id, e))?;
         if out.is_empty() {
             continue; // the chunk ended inside an event: wait for the rest of it
@@ -156,13 +134,69 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         let events = Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(4096)));
         session.write_response_body(Some(events), false).await.map_err(Failure::Downstream)?;
     }
-    if let Some(s) = &stats {
-        s.record_success();
-    }
+    router.record_success(&d.id, started.elapsed(), ttft, 0, Instant::now());
     release(gw, client, &peer).await;
     restamper.finish(&mut out).map_err(|e| up::transport_error(&d.id, e))?;
     let last = (!out.is_empty()).then(|| Bytes::from(out));
     session.write_response_body(last, true).await.map_err(Failure::Downstream)
+}
+
+/// What a provider says of its rate limits in its answer headers (OpenAI's names, which most share).
+struct RateLimitHeaders {
+    requests: Option<u64>,
+    tokens: Option<u64>,
+    reset: Option<Duration>,
+    retry_after: Option<Duration>,
+}
+
+impl RateLimitHeaders {
+    fn read(h: &http::HeaderMap) -> Self {
+        let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let number = |name: &str| text(name).and_then(|v| v.parse::<u64>().ok());
+        RateLimitHeaders {
+            requests: number("x-ratelimit-remaining-requests"),
+            tokens: number("x-ratelimit-remaining-tokens"),
+            reset: text("x-ratelimit-reset-requests").and_then(parse_go_duration),
+            // Retry-After in seconds (an HTTP date is rare from LLM providers and is ignored).
+            retry_after: text("retry-after-ms")
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|ms| ms / 1000.0)
+                .or_else(|| text("retry-after").and_then(|v| v.parse::<f64>().ok()))
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(|s| Duration::from_secs_f64(s.min(3600.0))),
+        }
+    }
+}
+
+/// Parses OpenAI's reset durations such as `1s`, `6m0s`, `120ms`, `1h2m3.5s`.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut total = 0.0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let value: f64 = rest.get(..digits)?.parse().ok()?;
+        rest = rest.get(digits..)?;
+        let unit = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let scale = match rest.get(..unit)? {
+            "ms" => 0.001,
+            "s" | "" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = rest.get(unit..)?;
+    }
+    (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total.min(86_400.0)))
+}
+
+/// `usage.total_tokens` of a JSON answer, 0 when absent (for usage-based routing).
+fn usage_tokens(body: &[u8]) -> u64 {
+    let Ok(view) = RequestView::parse(body) else { return 0 };
+    view.get("usage")
+        .and_then(|u| serde_json::from_str::<serde_json::Value>(u.get()).ok())
+        .and_then(|u| u.get("total_tokens").and_then(|t| t.as_u64()))
+        .unwrap_or(0)
 }
 
 /// Connects and sends the request, until the response header is in (by `first_byte`). A pooled
@@ -178,8 +212,8 @@ async fn send(
         return Err(Error::Internal(format!("deployment {} has no api_base", d.id)));
     };
     let timeout = || {
-        let secs = first_byte.saturating_duration_since(ctx.started).as_secs_f64();
-        Error::UpstreamTimeout(secs, d.id.clone())
+        let limit = if call.stream { d.stream_timeout.or(d.timeout) } else { d.timeout };
+        Error::UpstreamTimeout(limit.unwrap_or(DEFAULT_TIMEOUT).as_secs_f64(), d.id.clone())
     };
     let addr = timeout_at(first_byte.into(), gw.resolver.resolve(&target.host, target.port, Instant::now()))
         .await
@@ -227,14 +261,20 @@ fn request_header(path: &str, target: &up::Target, d: &Deployment, call: &Call<'
 }
 
 /// Reads the rest of a response body, bounded in size and time.
-async fn read_all(client: &mut ClientSession, deadline: Instant, limit: usize, id: &str) -> Result<Bytes, Error> {
+async fn read_all(
+    client: &mut ClientSession,
+    deadline: Instant,
+    limit: usize,
+    id: &str,
+    timeout: Duration,
+) -> Result<Bytes, Error> {
     let mut parts: Vec<Bytes> = Vec::new();
     let mut len = 0usize;
     loop {
         let chunk = match timeout_at(deadline.into(), client.read_response_body()).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => return Err(up::transport_error(id, e)),
-            Err(_) => return Err(Error::UpstreamTimeout(0.0, id.to_string())),
+            Err(_) => return Err(Error::UpstreamTimeout(timeout.as_secs_f64(), id.to_string())),
         };
         let Some(chunk) = chunk else { break };
         len += chunk.len();
@@ -259,12 +299,12 @@ async fn release(gw: &Gateway, mut client: ClientSession, peer: &HttpPeer) {
 }
 
 /// A provider error: passed on with its status; a body that is not OpenAI-shaped is wrapped.
-fn upstream_error(status: u16, body: &Bytes) -> Error {
+fn upstream_error(status: u16, body: &Bytes, retry_after: Option<Duration>) -> Error {
     let shaped = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .is_some_and(|v| v.get("error").is_some_and(|e| e.is_object()));
     if shaped {
-        return Error::UpstreamStatus { status, body: body.clone() };
+        return Error::UpstreamStatus { status, body: body.clone(), retry_after };
     }
     let text = String::from_utf8_lossy(body);
     let kind = match status {
@@ -274,7 +314,7 @@ fn upstream_error(status: u16, body: &Bytes) -> Error {
     };
     let message = format!("provider answered {status}: {}", text.chars().take(2000).collect::<String>());
     let body = tollgate_filters::openai::error_body(&message, kind, None, Some(&status.to_string()));
-    Error::UpstreamStatus { status, body: Bytes::from(body) }
+    Error::UpstreamStatus { status, body: Bytes::from(body), retry_after }
 }
 
 /// Answers from the deployment's `mock_response` without calling a provider, as LiteLLM does.

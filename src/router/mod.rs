@@ -151,6 +151,24 @@ pub enum NoDeployment {
     },
 }
 
+impl std::fmt::Display for NoDeployment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoDeployment::UnknownGroup => f.write_str("the model group is not in the router's config"),
+            NoDeployment::Unsupported { provider } => {
+                write!(f, "provider \"{provider}\" is not supported by Tollgate yet")
+            }
+            NoDeployment::AtCapacity { retry_after } => write!(
+                f,
+                "every deployment has used its rpm/tpm limit this minute; retry in {:.0}s",
+                retry_after.as_secs_f64().ceil()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NoDeployment {}
+
 /// What /health and metrics show of one deployment.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeploymentHealth {
