@@ -102,6 +102,21 @@ async fn health_lists_endpoints_and_never_shows_an_api_key() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_deployment_state_without_a_key_or_a_secret() {
+    within(DEADLINE, async {
+        let fake = FakeProvider::start(Reply::Echo).await;
+        let gw = one_model_gateway(&fake).await;
+        let resp = client().get(gw.url("/metrics")).send().await.expect("metrics");
+        assert_eq!(resp.status().as_u16(), 200);
+        let text = resp.text().await.expect("body");
+        assert!(text.contains("litellm_deployment_state{"), "{text}");
+        assert!(text.contains("tollgate_config_reloads_total{result=\"refused\"} 0"), "{text}");
+        assert!(!text.contains(PROVIDER_KEY) && !text.contains(MASTER_KEY), "/metrics shows a key: {text}");
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------- forwarding
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,6 +36,8 @@ pub enum Route {
     Readiness,
     /// `GET /health`.
     Health,
+    /// `GET /metrics`: Prometheus text, no auth (LiteLLM's default).
+    Metrics,
 }
 
 impl Route {
@@ -52,6 +54,7 @@ impl Route {
             "/health/liveliness" | "/health/liveness" => ("GET", Route::Liveliness),
             "/health/readiness" => ("GET", Route::Readiness),
             "/health" => ("GET", Route::Health),
+            "/metrics" => ("GET", Route::Metrics),
             _ => match p.strip_prefix("/models/") {
                 Some(id) if !id.is_empty() => ("GET", Route::Model(id.to_string())),
                 _ => return Err(Error::RouteNotFound(path.to_string())),
@@ -67,7 +70,7 @@ impl Route {
 
     /// Routes a load balancer or orchestrator probes without a key.
     fn is_public(&self) -> bool {
-        matches!(self, Route::Liveliness | Route::Readiness)
+        matches!(self, Route::Liveliness | Route::Readiness | Route::Metrics)
     }
 }
 
@@ -107,7 +110,13 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
         Route::Llm(endpoint) => return call(gw, session, ctx, endpoint).await,
         Route::Liveliness => Bytes::from_static(admin::LIVELINESS_BODY),
         Route::Readiness => admin::readiness_body(&snapshot),
-        Route::Health => admin::health_body(&snapshot, std::time::Instant::now()),
+        Route::Health => admin::health_body(&snapshot, Instant::now()),
+        Route::Metrics => {
+            let body = crate::metrics::render(&gw.live, Instant::now());
+            return response::body_of(session, ctx, 200, "text/plain; version=0.0.4", body)
+                .await
+                .map_err(Failure::Downstream);
+        }
         Route::Models => snapshot.models_body.clone(),
         Route::ModelInfo => admin::model_info_body(&snapshot.config),
         Route::Model(id) => admin::model_body(&snapshot.config, &id, created).ok_or_else(|| Error::BadRequest {

@@ -32,7 +32,18 @@ pub fn header(status: u16, ctx: &RequestCtx, content_type: &str) -> Result<Respo
 
 /// Writes a complete JSON answer.
 pub async fn json(session: &mut Session, ctx: &mut RequestCtx, status: u16, body: Bytes) -> Result<()> {
-    let mut h = header(status, ctx, "application/json")?;
+    body_of(session, ctx, status, "application/json", body).await
+}
+
+/// Writes a complete answer of any content type.
+pub async fn body_of(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    status: u16,
+    content_type: &str,
+    body: Bytes,
+) -> Result<()> {
+    let mut h = header(status, ctx, content_type)?;
     h.insert_header("content-length", body.len().to_string())?;
     ctx.status = status;
     ctx.response_started = true;
