@@ -6,13 +6,13 @@
 //! ([`Router::record_success`], [`Router::record_failure`], [`Router::observe_rate_limit`]). No background
 //! task, no call to a paid model: everything the router knows comes from those reports.
 //!
-//! - `table` ([`state`]): every deployment of the config under a dense `u32` index, with its state in
+//! - `table` (`state.rs`): every deployment of the config under a dense `u32` index, with its state in
 //!   atomics: calls in flight, calls and tokens this minute, latency / time-to-first-token / error-rate
-//!   averages ([`ewma`]), cooldowns ([`cooldown`]).
+//!   averages (`ewma.rs`), cooldowns ([`cooldown`]).
 //! - `strategy`: per group, one Pingora `BackendSelection` chosen once by `match RoutingStrategy`
 //!   (simple-shuffle, latency-based-routing, least-busy, usage-based-routing-v2) over synthetic backends
 //!   that map back to the table.
-//! - Time is injected: every method takes `now`; the router never reads a clock ([`clock`]), so the
+//! - Time is injected: every method takes `now`; the router never reads a clock (`clock.rs`), so the
 //!   tests run on virtual time.
 //!
 //! The router takes no lock on the routing path; a few writers take a small mutex (an average's update,
@@ -21,7 +21,6 @@
 mod clock;
 pub mod cooldown;
 mod ewma;
-mod legacy;
 mod state;
 pub mod strategy;
 #[cfg(test)]
@@ -43,7 +42,6 @@ use state::{DeploymentState, Table};
 use strategy::{backend_for, Key, PoolConfig, Slot};
 
 pub use cooldown::{FailureKind, DEFAULT_ALLOWED_FAILS, DEFAULT_COOLDOWN_TIME};
-pub use legacy::{pick, DeploymentStats, StatsTable};
 
 /// The latency a timed-out call counts as, in seconds: LiteLLM's `lowest_latency.py` logs 1000 s.
 const TIMEOUT_LATENCY_SECS: f64 = 1000.0;

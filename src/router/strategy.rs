@@ -3,7 +3,7 @@
 //! Pingora's `Backend` is an address and a weight, and two backends with the same address and weight are
 //! the same backend: two deployments on one host (say two Azure deployments behind one `api_base`) would
 //! merge. So a group's backends are synthetic, one per deployment: the address is built from the
-//! deployment's dense index in our [`Table`] ([`backend_for`]), and `Backend.ext` carries that index as a
+//! deployment's dense index in our deployment table ([`backend_for`]), and `Backend.ext` carries that index as a
 //! [`Slot`] so whoever gets a `Backend` back finds the deployment without parsing an address. The address
 //! is never dialled: it lies in `100::/64`, the IPv6 discard-only prefix (RFC 6666).
 //!
@@ -36,7 +36,7 @@ use pingora_load_balancing::{Backend, Extensions};
 use super::state::{DeploymentState, Table};
 use crate::config::{Deployment, RoutingStrategyArgs};
 
-/// A deployment's dense index in the router's [`Table`], carried in `Backend.ext`.
+/// A deployment's dense index in the router's deployment table, carried in `Backend.ext`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slot(pub u32);
 
@@ -178,7 +178,7 @@ pub trait Rank: Sized {
         ranked.best()
     }
 
-    /// The rank of member `m` for `key`, or [`EXCLUDED`].
+    /// The rank of member `m` for `key` (`u128::MAX`: it may not be chosen).
     fn rank(&self, m: usize, key: &Key) -> Score {
         let pool = self.pool();
         if self.honours_limits() && !pool.within_limits(m, key.now) {
@@ -364,7 +364,7 @@ impl Rank for Shuffle {
     }
 }
 
-/// `latency-based-routing`: LiteLLM's `lowest_latency.py` on time-decayed averages ([`super::ewma`]).
+/// `latency-based-routing`: LiteLLM's `lowest_latency.py` on time-decayed averages (`ewma.rs`).
 ///
 /// A deployment's latency is its average whole-call time, or for a stream its average time to first
 /// token when it has one (else its whole-call time), as LiteLLM picks. A deployment with no sample
