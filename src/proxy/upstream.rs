@@ -134,7 +134,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         let events = Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(4096)));
         session.write_response_body(Some(events), false).await.map_err(Failure::Downstream)?;
     }
-    router.record_success(&d.id, started.elapsed(), ttft, 0, Instant::now());
+    router.record_success(&d.id, started.elapsed(), ttft, restamper.total_tokens().unwrap_or(0), Instant::now());
     release(gw, client, &peer).await;
     restamper.finish(&mut out).map_err(|e| up::transport_error(&d.id, e))?;
     let last = (!out.is_empty()).then(|| Bytes::from(out));

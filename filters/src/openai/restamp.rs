@@ -29,12 +29,24 @@ pub struct StreamRestamper {
     decoder: SseDecoder,
     model: String,
     events: Vec<SseEvent>,
+    total_tokens: Option<u64>,
 }
 
 impl StreamRestamper {
     /// A restamper writing `model` into every chunk; one event may hold at most `max_event_bytes`.
     pub fn new(model: &str, max_event_bytes: usize) -> Self {
-        StreamRestamper { decoder: SseDecoder::new(max_event_bytes), model: model.to_string(), events: Vec::new() }
+        StreamRestamper {
+            decoder: SseDecoder::new(max_event_bytes),
+            model: model.to_string(),
+            events: Vec::new(),
+            total_tokens: None,
+        }
+    }
+
+    /// `usage.total_tokens` of the stream's usage chunk, once one has gone by (OpenAI sends it last when
+    /// `stream_options.include_usage` is set).
+    pub fn total_tokens(&self) -> Option<u64> {
+        self.total_tokens
     }
 
     /// Feeds a chunk of the provider's stream; the complete events in it are appended to `out`.
@@ -63,13 +75,29 @@ impl StreamRestamper {
                 continue;
             }
             let mut line = Vec::with_capacity(event.data.len() + 16);
-            if restamp_model(event.data.as_bytes(), &self.model, &mut line) {
+            let Ok(view) = RequestView::parse(event.data.as_bytes()) else {
+                sse::write_data(out, event.data.as_bytes());
+                continue;
+            };
+            if let Some(usage) = view.get("usage").filter(|u| u.get() != "null") {
+                if let Ok(u) = serde_json::from_str::<Usage>(usage.get()) {
+                    self.total_tokens = u.total_tokens.or(self.total_tokens);
+                }
+            }
+            if view.get("model").is_some() {
+                view.write_with_model(&self.model, &mut line);
                 sse::write_data(out, &line);
             } else {
                 sse::write_data(out, event.data.as_bytes());
             }
         }
     }
+}
+
+/// The part of a usage object the stream keeps.
+#[derive(serde::Deserialize)]
+struct Usage {
+    total_tokens: Option<u64>,
 }
 
 #[cfg(test)]
@@ -102,6 +130,15 @@ mod tests {
     }
 
     #[test]
+    fn keeps_the_usage_chunk_total() {
+        let stream = "data: {\"model\":\"x\",\"usage\":null}\n\ndata: {\"model\":\"x\",\"choices\":[],\"usage\":{\"total_tokens\":42}}\n\n";
+        let mut r = StreamRestamper::new("m", 1 << 20);
+        let mut out = Vec::new();
+        r.push(stream.as_bytes(), &mut out).unwrap();
+        assert_eq!(r.total_tokens(), Some(42));
+    }
+
+    #[test]
     fn leaves_non_objects_alone() {
         let mut out = Vec::new();
         assert!(!restamp_model(b"[1,2]", "m", &mut out));
@@ -120,6 +157,7 @@ mod tests {
         };
         let ev = events(&whole);
         assert_eq!(ev.len(), 3);
+        assert_eq!(StreamRestamper::new("m", 1024).total_tokens(), None);
         assert_eq!(ev[2], "[DONE]");
         for e in &ev[..2] {
             let v: Value = serde_json::from_str(e).unwrap();
