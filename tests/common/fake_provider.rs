@@ -38,6 +38,11 @@ pub enum Reply {
     /// A 200 with a `Content-Length` of 4096 whose body stops after a few bytes: the connection
     /// is closed mid-body.
     CloseMidBody,
+    /// The first `count` requests this fake receives get `first`, every later one `then` (a
+    /// provider that fails a few calls and recovers, without the test racing to switch replies).
+    FirstThen { count: usize, first: Box<Reply>, then: Box<Reply> },
+    /// The inner reply with one more response header, e.g. `Retry-After`.
+    WithHeader(&'static str, String, Box<Reply>),
 }
 
 /// One request as the fake received it.
@@ -124,6 +129,11 @@ impl FakeProvider {
         *self.shared.reply.lock().expect("reply lock") = reply;
     }
 
+    /// How many requests the fake has received so far.
+    pub fn hits(&self) -> usize {
+        self.shared.requests.lock().expect("requests lock").len()
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().expect("requests lock").clone()
@@ -203,24 +213,53 @@ async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
             .collect(),
         body,
     };
-    shared.requests.lock().expect("requests lock").push(recorded.clone());
+    // The position of this request among all the fake received, counted under the same lock.
+    let index = {
+        let mut requests = shared.requests.lock().expect("requests lock");
+        requests.push(recorded.clone());
+        requests.len() - 1
+    };
     let reply = shared.reply.lock().expect("reply lock").clone();
-    Ok(respond(shared, reply, &recorded).await)
+    Ok(respond(shared, reply, &recorded, index).await)
 }
 
-async fn respond(shared: Arc<Shared>, mut reply: Reply, req: &Recorded) -> Response<FakeBody> {
-    // Unwrap delays iteratively: a Delay holds the headers back, whatever it wraps.
-    while let Reply::Delay(d, inner) = reply {
-        tokio::time::sleep(d).await;
-        reply = *inner;
-    }
-    match reply {
+async fn respond(shared: Arc<Shared>, mut reply: Reply, req: &Recorded, index: usize) -> Response<FakeBody> {
+    // Unwrap the wrappers iteratively: a Delay holds the headers back, whatever it wraps.
+    let mut extra_headers = Vec::new();
+    let reply = loop {
+        reply = match reply {
+            Reply::Delay(d, inner) => {
+                tokio::time::sleep(d).await;
+                *inner
+            }
+            Reply::FirstThen { count, first, then } => {
+                if index < count {
+                    *first
+                } else {
+                    *then
+                }
+            }
+            Reply::WithHeader(name, value, inner) => {
+                extra_headers.push((name, value));
+                *inner
+            }
+            done => break done,
+        };
+    };
+    let mut resp = match reply {
         Reply::Echo => json_response(200, &echo(req)),
         Reply::Status(code, body) => json_response(code, &body),
-        Reply::Delay(..) => plain(500, "unreachable: delays are unwrapped above".into()),
         Reply::SseDrip { events, interval } => drip(shared, req, events, interval),
         Reply::CloseMidBody => close_mid_body(),
+        Reply::Delay(..) | Reply::FirstThen { .. } | Reply::WithHeader(..) => {
+            plain(500, "unreachable: wrappers are unwrapped above".into())
+        }
+    };
+    for (name, value) in extra_headers {
+        let value = hyper::header::HeaderValue::from_str(&value).expect("header value");
+        resp.headers_mut().insert(name, value);
     }
+    resp
 }
 
 fn model_of(req: &Recorded) -> Value {

@@ -1,10 +1,11 @@
 //! The gateway binary as a user starts it: config written to a temp dir, a free port, readiness
 //! awaited on `/health/liveliness`, killed when dropped. Its stderr goes to a file whose tail is
-//! printed when a test panics, so a failure shows what the gateway said.
+//! printed when a test panics, so a failure shows what the gateway said. Reload and stop tests
+//! rewrite its config file and send it signals as an operator would (`kill -s HUP|TERM`).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::free_port;
@@ -73,6 +74,70 @@ impl Gateway {
 
     fn stderr_path(&self) -> PathBuf {
         self.dir.path().join("stderr.log")
+    }
+
+    /// Polls stderr until it contains `needle` or `limit` passes; true if it did.
+    pub async fn stderr_contains_within(&self, needle: &str, limit: Duration) -> bool {
+        let started = Instant::now();
+        loop {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            if started.elapsed() >= limit {
+                return false;
+            }
+            // Poll interval of a log file, not a stand-in for an event.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends signal `name` (`HUP`, `TERM`, ...) to the gateway, as an operator's `kill -s NAME` does.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.pid().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -s {name} {} failed: {status}", self.pid());
+    }
+
+    /// The config file the gateway was started on (and re-reads on SIGHUP).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.yaml")
+    }
+
+    /// Replaces the config file in one step (write aside, then rename), so a reload never reads
+    /// half a file.
+    pub fn rewrite_config(&self, yaml: &str) {
+        let aside = self.dir.path().join("config.yaml.next");
+        std::fs::write(&aside, yaml).expect("write the next config");
+        std::fs::rename(&aside, self.config_path()).expect("rename the next config into place");
+    }
+
+    /// The exit status if the process has exited, without waiting.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait on the gateway")
+    }
+
+    /// Polls until the process exits or `limit` passes; the exit status and when it was seen.
+    pub async fn exit_within(&mut self, limit: Duration) -> Option<(ExitStatus, Instant)> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.try_wait() {
+                return Some((status, Instant::now()));
+            }
+            if started.elapsed() >= limit {
+                return None;
+            }
+            // Poll interval of the exit check: a child's exit has no async notification here.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
