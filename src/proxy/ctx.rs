@@ -27,17 +27,28 @@ pub struct RequestCtx {
     pub attempted_fallbacks: u32,
     /// The error label of a failed request, for logs and metrics.
     pub error_label: Option<&'static str>,
+    /// Time spent waiting on providers (connect, send, until headers; whole bodies when buffered) and
+    /// in retry backoff: not the gateway's own overhead.
+    pub waited: Duration,
     /// The current attempt.
     pub attempt: Attempt,
     /// Keeps the request counted as in flight until the context is dropped.
     _in_flight: InFlight,
 }
 
-/// State of one call to one deployment.
-#[derive(Default)]
+/// State of one call to one deployment, reset for every attempt.
 pub struct Attempt {
-    /// Time spent waiting on the provider (connect, send, until headers; the whole body when buffered).
-    pub upstream_wait: Duration,
+    /// 0 for the first attempt of the request, then one more per retry or fallback.
+    pub number: u32,
+    /// When this attempt started.
+    pub started: Instant,
+}
+
+impl Attempt {
+    /// A fresh attempt.
+    pub fn new(number: u32, started: Instant) -> Self {
+        Attempt { number, started }
+    }
 }
 
 impl RequestCtx {
@@ -54,13 +65,14 @@ impl RequestCtx {
             error_label: None,
             attempted_retries: 0,
             attempted_fallbacks: 0,
-            attempt: Attempt::default(),
+            waited: Duration::ZERO,
+            attempt: Attempt::new(0, Instant::now()),
             _in_flight: in_flight,
         }
     }
 
     /// What the gateway itself added so far: time since accept minus time spent waiting on the provider.
     pub fn overhead(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.started).saturating_sub(self.attempt.upstream_wait)
+        now.saturating_duration_since(self.started).saturating_sub(self.waited)
     }
 }

@@ -191,9 +191,10 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
     let Some(first) = config.group(model) else {
         return Err(Error::UnknownModel(model.to_string()).into());
     };
-    // Fallback groups come from the requested group's lists only, as in LiteLLM (no chains).
+    // The requested group, then its fallbacks (or default_fallbacks): the requested group's lists only,
+    // as in LiteLLM (a fallback's own fallbacks are not chained).
     let mut plan: VecDeque<&str> = VecDeque::from([first.name.as_str()]);
-    let mut fallbacks: &[String] = settings.fallbacks_for(&first.name);
+    plan.extend(settings.fallbacks_for(&first.name).iter().map(String::as_str));
     let mut last_error: Option<Error> = None;
     let mut groups_tried = 0usize;
     while let Some(group_name) = plan.pop_front() {
@@ -210,16 +211,10 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
             Ok(order) => order,
             Err(NoDeployment::Unsupported { provider }) => {
                 last_error = Some(Error::ProviderNotServed { provider, model: group.name.clone() });
-                if plan.is_empty() && groups_tried == 1 {
-                    plan.extend(fallbacks.iter().map(String::as_str));
-                }
                 continue;
             }
             Err(e) => {
                 last_error = Some(Error::NoDeployment { model: group.name.clone(), reason: e.to_string() });
-                if groups_tried == 1 {
-                    plan.extend(fallbacks.iter().map(String::as_str));
-                }
                 continue;
             }
         };
@@ -229,7 +224,7 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
         for attempt in 0..=retries {
             let Some(deployment) = order.get(attempt as usize % order.len()) else { break };
             ctx.deployment_id = Some(deployment.id.clone());
-            ctx.attempt = Attempt { upstream_wait: ctx.attempt.upstream_wait };
+            ctx.attempt = Attempt::new(ctx.attempted_retries + ctx.attempted_fallbacks, Instant::now());
             if let Some(mock) = &deployment.mock_response {
                 return upstream::answer_mock(session, ctx, endpoint, &view, deployment, mock, stream).await;
             }
@@ -265,7 +260,7 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
             };
             let detail = e.label();
             snapshot.router.record_failure_with(&deployment.id, kind, provider_retry_after, detail, Instant::now());
-            log::debug!("call_id={} attempt on {} failed: {e}", ctx.call_id, deployment.id);
+            log::debug!("call_id={} attempt {} on {} failed: {e}", ctx.call_id, ctx.attempt.number, deployment.id);
             last_error = Some(e);
             match next {
                 Next::ContextWindow => {
@@ -285,6 +280,7 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
                 let wait = retry::backoff(attempt + 1, other, provider_retry_after, settings.retry_after);
                 if !wait.is_zero() {
                     tokio::time::sleep(wait).await;
+                    ctx.waited += wait; // a deliberate wait, not the gateway's overhead
                 }
                 ctx.attempted_retries += 1;
             }
@@ -293,11 +289,6 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
             // Context-window and content-policy failures go to their own lists, never to plain fallbacks.
             plan.clear();
             plan.extend(list.iter().map(String::as_str));
-            fallbacks = &[];
-            continue;
-        }
-        if groups_tried == 1 {
-            plan.extend(fallbacks.iter().map(String::as_str));
         }
     }
     Err(last_error.unwrap_or_else(|| Error::UnknownModel(model.to_string())).into())

@@ -53,7 +53,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     let d = call.deployment;
     let snapshot = ctx.snapshot.clone();
     let router = &snapshot.router;
-    let started = Instant::now();
+    let started = ctx.attempt.started;
     let timeout = d.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let deadline = started + timeout;
     // For streams, `stream_timeout` bounds the wait for the first byte.
@@ -65,7 +65,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     let (mut client, peer) = match sent {
         Ok(ok) => ok,
         Err(e) => {
-            ctx.attempt.upstream_wait += started.elapsed();
+            ctx.waited += started.elapsed();
             return Err(e.into());
         }
     };
@@ -86,7 +86,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         // Buffer the whole answer: errors are reshaped, JSON gets an exact Content-Length.
         let limit = if status >= 400 { MAX_ERROR_BYTES } else { MAX_RESPONSE_BYTES };
         let body = read_all(&mut client, deadline, limit, &d.id, timeout).await;
-        ctx.attempt.upstream_wait += started.elapsed();
+        ctx.waited += started.elapsed();
         let body = body?;
         release(gw, client, &peer).await;
         if status >= 400 {
@@ -105,7 +105,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     }
 
     // A stream: headers now, then every chunk as it arrives.
-    ctx.attempt.upstream_wait += header_time.saturating_duration_since(started);
+    ctx.waited += header_time.saturating_duration_since(started);
     let mut h = response::header(status, ctx, "text/event-stream").map_err(Failure::Downstream)?;
     h.insert_header("cache-control", "no-cache").map_err(Failure::Downstream)?;
     if !session.as_downstream().is_http2() {
