@@ -17,9 +17,16 @@
 //! - **Bounded.** Stream decoders ([`framing`]) own their cross-chunk state, accept any chunk boundary and
 //!   refuse to buffer more than a configured limit.
 
+pub mod anthropic;
+pub mod bedrock;
+pub mod cohere;
 pub mod framing;
+pub mod gemini;
 pub mod mock;
 pub mod openai;
+pub mod usage;
+
+pub use usage::Usage;
 
 #[cfg(test)]
 mod tests;
@@ -308,6 +315,28 @@ pub enum TranslateError {
         /// What was asked of it, e.g. the endpoint's path.
         what: String,
     },
+    /// `{provider}` does not support parameter `{param}`; set `drop_params: true` to drop it
+    #[error("{provider} does not support parameter `{param}`; set `drop_params: true` to drop it")]
+    UnsupportedParam {
+        /// The provider's LiteLLM prefix.
+        provider: &'static str,
+        /// The OpenAI parameter it cannot take.
+        param: String,
+    },
+    /// the provider's answer could not be read: {0}
+    #[error("the provider's answer could not be read: {0}")]
+    ProviderBody(String),
+    /// the provider reported an error mid-stream ({status}): {message}
+    #[error("the provider reported an error mid-stream ({status}): {message}")]
+    ProviderStreamError {
+        /// The HTTP status that fits the provider's error.
+        status: u16,
+        /// The provider's message.
+        message: String,
+    },
+    /// {0}
+    #[error(transparent)]
+    Framing(#[from] framing::FramingError),
 }
 
 /// The translate seam: the body to send to `provider` for a parsed client request.
@@ -320,16 +349,152 @@ pub fn translate_request(
     endpoint: Endpoint,
     request: &openai::RequestView<'_>,
     upstream_model: &str,
+    opts: &RequestOptions,
 ) -> Result<Vec<u8>, TranslateError> {
-    match provider.translation() {
-        Translation::Passthrough => {
-            let mut out = Vec::new();
+    match provider {
+        Provider::Anthropic => anthropic::request(endpoint, request, upstream_model, opts),
+        Provider::Gemini | Provider::VertexAi => gemini::request(endpoint, request, upstream_model, opts),
+        Provider::Bedrock => bedrock::request(endpoint, request, upstream_model, opts),
+        Provider::Cohere => cohere::request(endpoint, request, upstream_model, opts),
+        _ => {
+            let mut out = Vec::with_capacity(request.body_len() + 16);
             request.write_with_model(upstream_model, &mut out);
             Ok(out)
         }
-        Translation::Translated => Err(TranslateError::Unsupported {
-            provider: provider.prefix(),
-            what: format!("{} requests", endpoint.path()),
-        }),
+    }
+}
+
+/// Per-deployment choices that shape a translated request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestOptions {
+    /// LiteLLM's `drop_params`: drop a parameter the provider cannot take instead of refusing it (400).
+    pub drop_params: bool,
+}
+
+/// What varies per answer and is passed in, never made up here (style rule 4).
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseMeta<'a> {
+    /// The `id` of the OpenAI answer (`chatcmpl-...`).
+    pub id: &'a str,
+    /// The `created` Unix time of the answer.
+    pub created: u64,
+    /// The `model` the client sees (the model group it asked for, as LiteLLM answers).
+    pub model: &'a str,
+}
+
+/// The OpenAI answer for a provider's non-stream success answer, and its usage.
+pub fn translate_response(
+    provider: Provider,
+    endpoint: Endpoint,
+    body: &[u8],
+    meta: &ResponseMeta<'_>,
+) -> Result<(Vec<u8>, Option<Usage>), TranslateError> {
+    let translated = match provider {
+        Provider::Anthropic => anthropic::response(endpoint, body, meta)?,
+        Provider::Gemini | Provider::VertexAi => gemini::response(endpoint, body, meta)?,
+        Provider::Bedrock => bedrock::response(endpoint, body, meta)?,
+        Provider::Cohere => cohere::response(endpoint, body, meta)?,
+        _ => {
+            let mut out = Vec::with_capacity(body.len() + 32);
+            if !openai::restamp_model(body, meta.model, &mut out) {
+                out = body.to_vec();
+            }
+            let usage = openai::usage_of(body);
+            return Ok((out, usage));
+        }
+    };
+    Ok((translated.0, Some(translated.1)))
+}
+
+/// An OpenAI-shaped error answer (status, body) for a provider's error answer.
+pub fn translate_error(provider: Provider, status: u16, body: &[u8]) -> (u16, Vec<u8>) {
+    match provider {
+        Provider::Anthropic => anthropic::error(status, body),
+        Provider::Gemini | Provider::VertexAi => gemini::error(status, body),
+        Provider::Bedrock => bedrock::error(status, body),
+        Provider::Cohere => cohere::error(status, body),
+        _ => openai_error_from(status, body),
+    }
+}
+
+/// A provider error body made OpenAI-shaped: kept as is when it already is (`{"error": {...}}`), else
+/// wrapped with a `type` that fits the status (`rate_limit_error`, `invalid_request_error`, `api_error`).
+pub fn openai_error_from(status: u16, body: &[u8]) -> (u16, Vec<u8>) {
+    let shaped = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .is_some_and(|v| v.get("error").is_some_and(|e| e.is_object()));
+    if shaped {
+        return (status, body.to_vec());
+    }
+    let kind = match status {
+        429 => "rate_limit_error",
+        401 | 403 => "authentication_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    };
+    let text = String::from_utf8_lossy(body);
+    let message = format!("provider answered {status}: {}", text.chars().take(2000).collect::<String>());
+    (status, openai::error_body(&message, kind, None, Some(&status.to_string())))
+}
+
+/// A provider's stream turned into OpenAI SSE, one state machine per provider, chosen once per stream.
+#[derive(Debug)]
+pub enum StreamTranslator {
+    /// OpenAI-compatible providers: events passed on with `model` restamped.
+    Passthrough(openai::StreamRestamper),
+    /// Anthropic's Messages events.
+    Anthropic(anthropic::Stream),
+    /// Gemini's `streamGenerateContent?alt=sse` (also Vertex AI).
+    Gemini(gemini::Stream),
+    /// Bedrock's ConverseStream (AWS binary eventstream).
+    Bedrock(bedrock::Stream),
+    /// Cohere's v2 chat stream.
+    Cohere(cohere::Stream),
+}
+
+impl StreamTranslator {
+    /// The translator for a stream from `provider`; `include_usage` is the client's
+    /// `stream_options.include_usage` (a usage chunk before `[DONE]`).
+    pub fn new(provider: Provider, meta: &ResponseMeta<'_>, include_usage: bool, max_event_bytes: usize) -> Self {
+        match provider {
+            Provider::Anthropic => StreamTranslator::Anthropic(anthropic::Stream::new(meta, include_usage)),
+            Provider::Gemini | Provider::VertexAi => StreamTranslator::Gemini(gemini::Stream::new(meta, include_usage)),
+            Provider::Bedrock => StreamTranslator::Bedrock(bedrock::Stream::new(meta, include_usage)),
+            Provider::Cohere => StreamTranslator::Cohere(cohere::Stream::new(meta, include_usage)),
+            _ => StreamTranslator::Passthrough(openai::StreamRestamper::new(meta.model, max_event_bytes)),
+        }
+    }
+
+    /// Feeds a chunk of the provider's stream (any boundary); complete OpenAI events go to `out`.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), TranslateError> {
+        match self {
+            StreamTranslator::Passthrough(s) => s.push(chunk, out).map_err(TranslateError::from),
+            StreamTranslator::Anthropic(s) => s.push(chunk, out),
+            StreamTranslator::Gemini(s) => s.push(chunk, out),
+            StreamTranslator::Bedrock(s) => s.push(chunk, out),
+            StreamTranslator::Cohere(s) => s.push(chunk, out),
+        }
+    }
+
+    /// Ends the stream: what is left, and for translated providers the final `data: [DONE]`.
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), TranslateError> {
+        match self {
+            StreamTranslator::Passthrough(s) => s.finish(out).map_err(TranslateError::from),
+            StreamTranslator::Anthropic(s) => s.finish(out),
+            StreamTranslator::Gemini(s) => s.finish(out),
+            StreamTranslator::Bedrock(s) => s.finish(out),
+            StreamTranslator::Cohere(s) => s.finish(out),
+        }
+    }
+
+    /// Total tokens of the stream, once the provider has said them.
+    pub fn total_tokens(&self) -> Option<u64> {
+        match self {
+            StreamTranslator::Passthrough(s) => s.total_tokens(),
+            StreamTranslator::Anthropic(s) => s.usage().map(|u| u.total_tokens()),
+            StreamTranslator::Gemini(s) => s.usage().map(|u| u.total_tokens()),
+            StreamTranslator::Bedrock(s) => s.usage().map(|u| u.total_tokens()),
+            StreamTranslator::Cohere(s) => s.usage().map(|u| u.total_tokens()),
+        }
     }
 }

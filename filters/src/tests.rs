@@ -1,7 +1,9 @@
 //! Tests of the crate root: provider names and their properties, model splitting, the translate seam.
 
 use crate::openai::RequestView;
-use crate::{split_model, translate_request, AuthStyle, Endpoint, Provider, TranslateError, Translation};
+use crate::{
+    split_model, translate_request, AuthStyle, Endpoint, Provider, RequestOptions, TranslateError, Translation,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -138,24 +140,11 @@ fn passthrough_replaces_only_the_model() -> TestResult {
     let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0.70}"#;
     let view = RequestView::parse(body)?;
     for provider in Provider::ALL.into_iter().filter(|p| p.translation() == Translation::Passthrough) {
-        let out = translate_request(provider, Endpoint::ChatCompletions, &view, "llama3:8b")?;
+        let out =
+            translate_request(provider, Endpoint::ChatCompletions, &view, "llama3:8b", &RequestOptions::default())?;
         assert_eq!(
             out, br#"{"model":"llama3:8b","messages":[{"role":"user","content":"hi"}],"temperature":0.70}"#,
             "{provider:?}"
-        );
-    }
-    Ok(())
-}
-
-#[test]
-fn translated_providers_are_unsupported_for_now() -> TestResult {
-    let view = RequestView::parse(br#"{"model":"claude","messages":[]}"#)?;
-    for provider in Provider::ALL.into_iter().filter(|p| p.translation() == Translation::Translated) {
-        let err = translate_request(provider, Endpoint::ChatCompletions, &view, "m");
-        assert!(
-            matches!(&err, Err(TranslateError::Unsupported { provider: p, what })
-                if *p == provider.prefix() && what.contains("/chat/completions")),
-            "{provider:?}: {err:?}"
         );
     }
     Ok(())

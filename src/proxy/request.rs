@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use pingora_proxy::Session;
 use subtle::ConstantTimeEq;
 use tollgate_filters::openai::RequestView;
-use tollgate_filters::Endpoint;
+use tollgate_filters::{Endpoint, RequestOptions};
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -229,9 +229,13 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
                 return upstream::answer_mock(session, ctx, endpoint, &view, deployment, mock, stream).await;
             }
             let ProviderChoice::Served(provider) = deployment.provider else { continue };
-            let translated = tollgate_filters::translate_request(provider, endpoint, &view, &deployment.upstream_model)
-                .map_err(Error::from)?;
-            let call = upstream::Call { deployment, provider, endpoint, body: Bytes::from(translated), stream };
+            let opts = RequestOptions { drop_params: deployment.drop_params || config.litellm.drop_params };
+            let translated =
+                tollgate_filters::translate_request(provider, endpoint, &view, &deployment.upstream_model, &opts)
+                    .map_err(Error::from)?;
+            let include_usage = stream && include_usage(&view);
+            let call =
+                upstream::Call { deployment, provider, endpoint, body: Bytes::from(translated), stream, include_usage };
             // Counted against the deployment's rpm atomically with the check: at the limit, skip it.
             let Some(in_flight) = snapshot.router.try_begin(&deployment.id, Instant::now()) else {
                 last_error = Some(Error::NoDeployment {
@@ -292,6 +296,14 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
         }
     }
     Err(last_error.unwrap_or_else(|| Error::UnknownModel(model.to_string())).into())
+}
+
+/// The client's `stream_options.include_usage`.
+pub fn include_usage(view: &RequestView<'_>) -> bool {
+    view.get("stream_options")
+        .and_then(|o| serde_json::from_str::<serde_json::Value>(o.get()).ok())
+        .and_then(|o| o.get("include_usage").and_then(|v| v.as_bool()))
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

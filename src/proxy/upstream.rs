@@ -14,8 +14,9 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_http::RequestHeader;
 use pingora_proxy::Session;
 use tokio::time::timeout_at;
-use tollgate_filters::openai::{restamp_model, RequestView, StreamRestamper};
+use tollgate_filters::openai::RequestView;
 use tollgate_filters::{mock, Endpoint, Provider};
+use tollgate_filters::{ResponseMeta, StreamTranslator, TranslateError};
 
 use super::ctx::RequestCtx;
 use super::request::Failure;
@@ -45,6 +46,8 @@ pub struct Call<'a> {
     pub body: Bytes,
     /// Whether the client asked for a stream.
     pub stream: bool,
+    /// Whether the client asked for a usage chunk at the end of the stream.
+    pub include_usage: bool,
 }
 
 /// Calls the deployment and relays its answer to the client. On `Err`, nothing has been written unless
@@ -90,12 +93,17 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         let body = body?;
         release(gw, client, &peer).await;
         if status >= 400 {
-            return Err(upstream_error(status, &body, retry_after).into());
+            let (status, body) = tollgate_filters::translate_error(call.provider, status, &body);
+            return Err(Error::UpstreamStatus { status, body: Bytes::from(body), retry_after }.into());
         }
-        router.record_success(&d.id, started.elapsed(), None, usage_tokens(&body), Instant::now());
         // LiteLLM answers with the model name the client asked for, not the provider's id.
-        let mut restamped = Vec::with_capacity(body.len() + 32);
-        let body = if restamp_model(&body, &d.model_name, &mut restamped) { Bytes::from(restamped) } else { body };
+        let (id, created) = answer_identity();
+        let meta = ResponseMeta { id: &id, created, model: &d.model_name };
+        let (body, usage) = tollgate_filters::translate_response(call.provider, call.endpoint, &body, &meta)
+            .map_err(|e| up::transport_error(&d.id, e))?;
+        let tokens = usage.map_or(0, |u| u.total_tokens());
+        router.record_success(&d.id, started.elapsed(), None, tokens, Instant::now());
+        let body = Bytes::from(body);
         let mut h = response::header(status, ctx, &content_type).map_err(Failure::Downstream)?;
         h.insert_header("content-length", body.len().to_string()).map_err(Failure::Downstream)?;
         ctx.status = status;
@@ -114,7 +122,9 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     ctx.status = status;
     ctx.response_started = true;
     session.write_response_header(Box::new(h), false).await.map_err(Failure::Downstream)?;
-    let mut restamper = StreamRestamper::new(&d.model_name, MAX_EVENT_BYTES);
+    let (id, created) = answer_identity();
+    let meta = ResponseMeta { id: &id, created, model: &d.model_name };
+    let mut translator = StreamTranslator::new(call.provider, &meta, call.include_usage, MAX_EVENT_BYTES);
     let mut out = Vec::with_capacity(4096);
     let mut ttft = None;
     loop {
@@ -125,7 +135,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         };
         let Some(chunk) = chunk else { break };
         ttft.get_or_insert_with(|| started.elapsed());
-        restamper.push(&chunk, &mut out).map_err(|e| up::transport_error(&d.id, e))?;
+        translator.push(&chunk, &mut out).map_err(|e| stream_error(&d.id, e))?;
         if out.is_empty() {
             continue; // the chunk ended inside an event: wait for the rest of it
         }
@@ -134,9 +144,9 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         let events = Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(4096)));
         session.write_response_body(Some(events), false).await.map_err(Failure::Downstream)?;
     }
-    router.record_success(&d.id, started.elapsed(), ttft, restamper.total_tokens().unwrap_or(0), Instant::now());
+    router.record_success(&d.id, started.elapsed(), ttft, translator.total_tokens().unwrap_or(0), Instant::now());
     release(gw, client, &peer).await;
-    restamper.finish(&mut out).map_err(|e| up::transport_error(&d.id, e))?;
+    translator.finish(&mut out).map_err(|e| stream_error(&d.id, e))?;
     let last = (!out.is_empty()).then(|| Bytes::from(out));
     session.write_response_body(last, true).await.map_err(Failure::Downstream)
 }
@@ -188,15 +198,6 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
         rest = rest.get(unit..)?;
     }
     (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total.min(86_400.0)))
-}
-
-/// `usage.total_tokens` of a JSON answer, 0 when absent (for usage-based routing).
-fn usage_tokens(body: &[u8]) -> u64 {
-    let Ok(view) = RequestView::parse(body) else { return 0 };
-    view.get("usage")
-        .and_then(|u| serde_json::from_str::<serde_json::Value>(u.get()).ok())
-        .and_then(|u| u.get("total_tokens").and_then(|t| t.as_u64()))
-        .unwrap_or(0)
 }
 
 /// Connects and sends the request, until the response header is in (by `first_byte`). A pooled
@@ -298,23 +299,24 @@ async fn release(gw: &Gateway, mut client: ClientSession, peer: &HttpPeer) {
     }
 }
 
-/// A provider error: passed on with its status; a body that is not OpenAI-shaped is wrapped.
-fn upstream_error(status: u16, body: &Bytes, retry_after: Option<Duration>) -> Error {
-    let shaped = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .is_some_and(|v| v.get("error").is_some_and(|e| e.is_object()));
-    if shaped {
-        return Error::UpstreamStatus { status, body: body.clone(), retry_after };
+/// An answer's `id` and `created`, made here (the translators take them as arguments).
+fn answer_identity() -> (String, u64) {
+    let created =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    (format!("chatcmpl-{}", uuid::Uuid::new_v4()), created)
+}
+
+/// A stream that broke after its first byte: the provider's own error event keeps its status and
+/// message; anything else is a transport failure.
+fn stream_error(id: &str, e: TranslateError) -> Error {
+    match e {
+        TranslateError::ProviderStreamError { status, message } => {
+            let code = status.to_string();
+            let body = tollgate_filters::openai::error_body(&message, "api_error", None, Some(&code));
+            Error::UpstreamStatus { status, body: Bytes::from(body), retry_after: None }
+        }
+        other => up::transport_error(id, other),
     }
-    let text = String::from_utf8_lossy(body);
-    let kind = match status {
-        429 => "rate_limit_error",
-        400..=499 => "invalid_request_error",
-        _ => "api_error",
-    };
-    let message = format!("provider answered {status}: {}", text.chars().take(2000).collect::<String>());
-    let body = tollgate_filters::openai::error_body(&message, kind, None, Some(&status.to_string()));
-    Error::UpstreamStatus { status, body: Bytes::from(body), retry_after }
 }
 
 /// Answers from the deployment's `mock_response` without calling a provider, as LiteLLM does.
@@ -333,12 +335,7 @@ pub async fn answer_mock(
     let meta = mock::MockMeta { id: &id, created, model: &d.model_name };
     let body = match endpoint {
         Endpoint::ChatCompletions if stream => {
-            let include_usage = view
-                .get("stream_options")
-                .and_then(|o| serde_json::from_str::<serde_json::Value>(o.get()).ok())
-                .and_then(|o| o.get("include_usage").and_then(|v| v.as_bool()))
-                .unwrap_or(false);
-            let body = Bytes::from(mock::chat_stream(&meta, text, include_usage));
+            let body = Bytes::from(mock::chat_stream(&meta, text, super::request::include_usage(view)));
             let mut h = response::header(200, ctx, "text/event-stream").map_err(Failure::Downstream)?;
             h.insert_header("content-length", body.len().to_string()).map_err(Failure::Downstream)?;
             ctx.status = 200;

@@ -13,6 +13,32 @@ use crate::TranslateError;
 mod restamp;
 pub use restamp::{restamp_model, StreamRestamper};
 
+/// The `usage` of an OpenAI answer body (`None` when absent or not an object).
+pub fn usage_of(body: &[u8]) -> Option<crate::Usage> {
+    #[derive(serde::Deserialize)]
+    struct Details {
+        cached_tokens: Option<u64>,
+        reasoning_tokens: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Wire {
+        prompt_tokens: Option<u64>,
+        completion_tokens: Option<u64>,
+        prompt_tokens_details: Option<Details>,
+        completion_tokens_details: Option<Details>,
+    }
+    let view = RequestView::parse(body).ok()?;
+    let usage = view.get("usage")?;
+    let w: Wire = serde_json::from_str(usage.get()).ok()?;
+    Some(crate::Usage {
+        prompt_tokens: w.prompt_tokens.unwrap_or(0),
+        completion_tokens: w.completion_tokens.unwrap_or(0),
+        cached_tokens: w.prompt_tokens_details.and_then(|d| d.cached_tokens),
+        cache_creation_tokens: None,
+        reasoning_tokens: w.completion_tokens_details.and_then(|d| d.reasoning_tokens),
+    })
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -101,6 +127,11 @@ impl<'a> RequestView<'a> {
             Ok(stream) => Ok(stream.unwrap_or(false)),
             Err(_) => Err(TranslateError::WrongType { field: "stream", expected: "a boolean" }),
         }
+    }
+
+    /// The length in bytes of the body the view was parsed from.
+    pub fn body_len(&self) -> usize {
+        self.body_len
     }
 
     /// How many distinct top-level members the body has.

@@ -25,6 +25,7 @@ pub fn restamp_model(body: &[u8], model: &str, out: &mut Vec<u8>) -> bool {
 /// Restamps `model` in every event of an OpenAI SSE stream, accepting any chunk boundary.
 ///
 /// Owns its cross-chunk state (the decoder's partial event) and reuses its buffers between chunks.
+#[derive(Debug)]
 pub struct StreamRestamper {
     decoder: SseDecoder,
     model: String,
