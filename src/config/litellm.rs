@@ -60,6 +60,27 @@ pub(crate) struct LitellmParams {
     /// Retries of a request whose first pick is this deployment (LiteLLM's per-deployment `num_retries`).
     #[serde(default)]
     pub num_retries: Option<u32>,
+    /// Vertex AI: the Google Cloud project.
+    #[serde(default)]
+    pub vertex_project: Option<String>,
+    /// Vertex AI: the region, e.g. `us-central1`.
+    #[serde(default)]
+    pub vertex_location: Option<String>,
+    /// Vertex AI: a service-account JSON, inline or as a file path.
+    #[serde(default)]
+    pub vertex_credentials: Option<String>,
+    /// Bedrock: the AWS access key id.
+    #[serde(default)]
+    pub aws_access_key_id: Option<String>,
+    /// Bedrock: the AWS secret access key.
+    #[serde(default)]
+    pub aws_secret_access_key: Option<String>,
+    /// Bedrock: a session token for temporary credentials.
+    #[serde(default)]
+    pub aws_session_token: Option<String>,
+    /// Bedrock: the AWS region, e.g. `eu-central-1`.
+    #[serde(default)]
+    pub aws_region_name: Option<String>,
     /// Requests per minute.
     #[serde(default)]
     pub rpm: Option<u64>,
@@ -291,6 +312,13 @@ pub(crate) const LITELLM_PARAMS: KeyTable = KeyTable {
         "stream_timeout",
         "max_retries",
         "num_retries",
+        "vertex_project",
+        "vertex_location",
+        "vertex_credentials",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_region_name",
         "rpm",
         "tpm",
         "weight",

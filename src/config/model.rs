@@ -83,8 +83,29 @@ pub struct Deployment {
     pub mock_response: Option<String>,
     /// `drop_params`.
     pub drop_params: bool,
+    /// Vertex AI and Bedrock settings (`vertex_*`, `aws_*`); secrets never logged or shown.
+    pub cloud: CloudParams,
     /// `model_info` as given (shown by `/model/info`), with `id` filled in.
     pub model_info: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Cloud-provider settings of a deployment, as LiteLLM names them in `litellm_params`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloudParams {
+    /// `vertex_project` (else `VERTEXAI_PROJECT`).
+    pub vertex_project: Option<String>,
+    /// `vertex_location` (else `VERTEXAI_LOCATION`, else `us-central1`).
+    pub vertex_location: Option<String>,
+    /// `vertex_credentials`: a service-account JSON, inline or a file path (else `GOOGLE_APPLICATION_CREDENTIALS`).
+    pub vertex_credentials: Option<String>,
+    /// `aws_access_key_id` (else `AWS_ACCESS_KEY_ID`).
+    pub aws_access_key_id: Option<String>,
+    /// `aws_secret_access_key` (else `AWS_SECRET_ACCESS_KEY`).
+    pub aws_secret_access_key: Option<String>,
+    /// `aws_session_token` (else `AWS_SESSION_TOKEN`).
+    pub aws_session_token: Option<String>,
+    /// `aws_region_name` (else `AWS_REGION`, `AWS_DEFAULT_REGION`).
+    pub aws_region_name: Option<String>,
 }
 
 /// A deployment's provider: one we serve, or one we know of but do not serve yet.

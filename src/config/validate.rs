@@ -15,8 +15,8 @@ use tollgate_filters::{split_model, Provider, Translation};
 use super::env::Environment;
 use super::litellm::{self, Pairs, Seconds};
 use super::model::{
-    Config, Deployment, GeneralSettings, LitellmSettings, ModelGroup, ProviderChoice, RouterSettings, RoutingStrategy,
-    RoutingStrategyArgs,
+    CloudParams, Config, Deployment, GeneralSettings, LitellmSettings, ModelGroup, ProviderChoice, RouterSettings,
+    RoutingStrategy, RoutingStrategyArgs,
 };
 use super::{index_path, key_path};
 
@@ -406,6 +406,18 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
         timeout: timeout.or(defaults.timeout),
         stream_timeout: stream_timeout.or(defaults.stream_timeout),
         max_retries: params.num_retries.or(params.max_retries),
+        cloud: CloudParams {
+            vertex_project: non_empty(params.vertex_project).or_else(|| env.get("VERTEXAI_PROJECT")),
+            vertex_location: non_empty(params.vertex_location).or_else(|| env.get("VERTEXAI_LOCATION")),
+            vertex_credentials: non_empty(params.vertex_credentials)
+                .or_else(|| env.get("GOOGLE_APPLICATION_CREDENTIALS")),
+            aws_access_key_id: non_empty(params.aws_access_key_id).or_else(|| env.get("AWS_ACCESS_KEY_ID")),
+            aws_secret_access_key: non_empty(params.aws_secret_access_key).or_else(|| env.get("AWS_SECRET_ACCESS_KEY")),
+            aws_session_token: non_empty(params.aws_session_token).or_else(|| env.get("AWS_SESSION_TOKEN")),
+            aws_region_name: non_empty(params.aws_region_name)
+                .or_else(|| env.get("AWS_REGION"))
+                .or_else(|| env.get("AWS_DEFAULT_REGION")),
+        },
         rpm: params.rpm,
         tpm: params.tpm,
         weight: params.weight,
