@@ -252,10 +252,10 @@ fn a_key_we_ignore_may_name_a_missing_variable() -> TestResult {
     let yaml = r#"
 model_list:
   - model_name: m
-    litellm_params: {model: openai/gpt-4o, mock_response: hi, vertex_credentials: os.environ/NOT_SET}
+    litellm_params: {model: openai/gpt-4o, mock_response: hi, watsonx_region_name: os.environ/NOT_SET}
 "#;
     let config = parse_clean(yaml)?;
-    assert_eq!(config.warnings, vec!["model_list[0].litellm_params.vertex_credentials: not supported yet, ignored"]);
+    assert_eq!(config.warnings, vec!["model_list[0].litellm_params.watsonx_region_name: not supported yet, ignored"]);
     Ok(())
 }
 
@@ -375,7 +375,6 @@ not_a_litellm_section: 1
             "model_list[0].modle_info: unknown key, ignored",
             "model_list[0].litellm_params.foo: unknown key, ignored",
             "model_list[0].litellm_params.organization: not supported yet, ignored",
-            "model_list[0].litellm_params.aws_region_name: not supported yet, ignored",
             "model_list[0].litellm_params.temperature: not supported yet, ignored",
             "router_settings.redis_host: not supported yet, ignored",
             "router_settings.colldown_time: unknown key, ignored",
