@@ -1,6 +1,7 @@
 //! Stream framing: turning a provider's byte stream into events and events back into bytes, independent of
 //! what the events mean. `sse` is Server-Sent Events (OpenAI, Anthropic, Gemini, and our own output).
 
+pub mod eventstream;
 pub mod sse;
 
 #[cfg(test)]

@@ -1,0 +1,170 @@
+//! The gateway under test, as a user runs it: the release binary, a LiteLLM `config.yaml` with a
+//! master key and one OpenAI deployment on the fake upstream, a free port of 127.0.0.1, and a
+//! private state directory. Killed when dropped.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// The master key the bench config sets; the client sends it as a Bearer token.
+pub const MASTER_KEY: &str = "sk-bench";
+/// The model group the bench config declares and the client asks for.
+pub const MODEL_GROUP: &str = "bench-model";
+
+/// How long the gateway may take to answer `/health/liveliness` after it starts.
+const READY_WITHIN: Duration = Duration::from_secs(30);
+
+/// A running gateway process.
+pub struct Gateway {
+    child: Child,
+    addr: SocketAddr,
+    dir: TempDir,
+}
+
+impl Gateway {
+    /// The release binary: `TOLLGATE_BIN` if set, else `cargo build --release --bin tollgate` in
+    /// this workspace (a no-op when it is up to date), so the figures never come from a stale
+    /// build.
+    pub fn binary() -> PathBuf {
+        if let Some(bin) = std::env::var_os("TOLLGATE_BIN") {
+            return PathBuf::from(bin);
+        }
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        eprintln!("load: cargo build --release --bin tollgate");
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--bin", "tollgate"])
+            .current_dir(workspace)
+            .status()
+            .expect("run cargo to build the gateway");
+        assert!(
+            status.success(),
+            "`cargo build --release --bin tollgate` failed ({status}); fix the build, or point \
+             TOLLGATE_BIN at a release binary"
+        );
+        target_dir().join("release").join("tollgate")
+    }
+
+    /// Writes the config and starts `binary` on a free port, then waits until it is live.
+    /// `threads` is passed as `--threads` when set (the gateway's default is one per core).
+    pub fn start(binary: &Path, upstream: SocketAddr, threads: Option<usize>) -> io::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("tollgate-load-").tempdir()?;
+        let config = dir.path().join("config.yaml");
+        std::fs::write(&config, config_yaml(upstream))?;
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state)?;
+        let log = std::fs::File::create(dir.path().join("gateway.log"))?;
+        let port = free_port()?;
+
+        let mut command = Command::new(binary);
+        command
+            .arg("--config")
+            .arg(&config)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--state-dir")
+            .arg(&state)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if let Some(threads) = threads {
+            command.args(["--threads", &threads.to_string()]);
+        }
+        let child =
+            command.spawn().map_err(|e| io::Error::new(e.kind(), format!("start {}: {e}", binary.display())))?;
+        let mut gateway = Self { child, addr: (Ipv4Addr::LOCALHOST, port).into(), dir };
+        gateway.wait_live()?;
+        Ok(gateway)
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its process id, for `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last lines the gateway wrote, for error messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Polls `GET /health/liveliness` until it answers 200, the process exits, or time is up.
+    fn wait_live(&mut self) -> io::Result<()> {
+        let deadline = Instant::now() + READY_WITHIN;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(io::Error::other(format!(
+                    "the gateway exited ({status}) before it was live; its log:\n{}",
+                    self.log_tail()
+                )));
+            }
+            if liveliness(self.addr).unwrap_or(false) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the gateway did not answer /health/liveliness within {READY_WITHIN:?}; its log:\n{}",
+                self.log_tail()
+            ),
+        ))
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        // A bench has nothing to drain: SIGKILL, then reap so no zombie is left behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The LiteLLM config: master-key auth on, one group with one OpenAI deployment on the fake.
+fn config_yaml(upstream: SocketAddr) -> String {
+    format!(
+        "model_list:
+  - model_name: {MODEL_GROUP}
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_base: http://{upstream}/v1
+      api_key: {key}
+general_settings:
+  master_key: {MASTER_KEY}
+",
+        key = super::upstream::UPSTREAM_KEY
+    )
+}
+
+/// One `GET /health/liveliness` on a fresh connection: did it answer 200?
+fn liveliness(addr: SocketAddr) -> io::Result<bool> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(1)))?;
+    write!(stream, "GET /health/liveliness HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    Ok(head.starts_with(b"HTTP/1.1 200"))
+}
+
+/// A port of 127.0.0.1 that was free a moment ago (bound, then released).
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+}
+
+/// Cargo's target directory, found from this bench's own path: `<target>/release/deps/load-*`.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the bench knows its own path");
+    exe.ancestors().nth(3).map(Path::to_path_buf).expect("the bench runs from <target>/<profile>/deps")
+}
