@@ -293,6 +293,33 @@ fn provider_model_name(provider: Option<Provider>, name: String) -> String {
     }
 }
 
+/// Vertex AI and Bedrock live on regional hosts: their default api_base follows the configured region.
+fn regional_api_base(
+    provider: Option<Provider>,
+    vertex_location: Option<&str>,
+    aws_region: Option<&str>,
+    env: &Environment<'_>,
+) -> Option<String> {
+    match provider? {
+        Provider::VertexAi => {
+            let location = vertex_location
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .or_else(|| env.get("VERTEXAI_LOCATION"))?;
+            Some(format!("https://{location}-aiplatform.googleapis.com"))
+        }
+        Provider::Bedrock => {
+            let region = aws_region
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .or_else(|| env.get("AWS_REGION"))
+                .or_else(|| env.get("AWS_DEFAULT_REGION"))?;
+            Some(format!("https://bedrock-runtime.{region}.amazonaws.com"))
+        }
+        _ => None,
+    }
+}
+
 /// The environment variable LiteLLM reads a provider's key from when `api_key` is not configured.
 fn default_key_var(provider: Provider) -> Option<&'static str> {
     Some(match provider {
@@ -340,7 +367,8 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
     let configured_base = non_empty(params.api_base).or_else(|| azure.then(|| env.get("AZURE_API_BASE")).flatten());
     let api_base = match configured_base {
         Some(base) => url(&at("api_base"), &base, report),
-        None => served.and_then(Provider::default_api_base).map(str::to_owned),
+        None => regional_api_base(served, params.vertex_location.as_deref(), params.aws_region_name.as_deref(), env)
+            .or_else(|| served.and_then(Provider::default_api_base).map(str::to_owned)),
     };
     let api_version = non_empty(params.api_version).or_else(|| azure.then(|| env.get("AZURE_API_VERSION")).flatten());
     if let (Some(p), None, None) = (served, &api_base, &mock_response) {

@@ -6,7 +6,7 @@
 //! the upstream only from its 64 KiB retry buffer (design.md); larger bodies hang. Driving the
 //! connector ourselves sends bodies of any size, once per attempt, with the attempt's own bytes.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use pingora_core::protocols::http::client::HttpSession as ClientSession;
@@ -24,6 +24,7 @@ use super::{response, Gateway};
 use crate::config::Deployment;
 use crate::error::Error;
 use crate::upstream as up;
+use crate::upstream::sigv4;
 
 /// Whole-call timeout when neither the deployment nor the router sets one.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -73,7 +74,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         }
     };
     let header_time = Instant::now();
-    let (status, content_type, retry_after) = {
+    let (status, content_type, retry_after, error_type) = {
         let Some(h) = client.response_header() else {
             return Err(up::transport_error(&d.id, "no response header").into());
         };
@@ -81,11 +82,15 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         router.observe_rate_limit(&d.id, limits.requests, limits.tokens, limits.reset, header_time);
         let content_type =
             h.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
-        (h.status.as_u16(), content_type, limits.retry_after)
+        // Bedrock names its error in a header, not in the body.
+        let error_type = h.headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (h.status.as_u16(), content_type, limits.retry_after, error_type)
     };
-    let is_sse = content_type.starts_with("text/event-stream");
+    // SSE for most providers; Bedrock streams AWS's binary eventstream.
+    let is_stream =
+        content_type.starts_with("text/event-stream") || content_type.starts_with("application/vnd.amazon.eventstream");
 
-    if status >= 400 || !(call.stream && is_sse) {
+    if status >= 400 || !(call.stream && is_stream) {
         // Buffer the whole answer: errors are reshaped, JSON gets an exact Content-Length.
         let limit = if status >= 400 { MAX_ERROR_BYTES } else { MAX_RESPONSE_BYTES };
         let body = read_all(&mut client, deadline, limit, &d.id, timeout).await;
@@ -93,7 +98,10 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         let body = body?;
         release(gw, client, &peer).await;
         if status >= 400 {
-            let (status, body) = tollgate_filters::translate_error(call.provider, status, &body);
+            let (status, body) = match call.provider {
+                Provider::Bedrock => tollgate_filters::bedrock::error_with_type(status, error_type.as_deref(), &body),
+                other => tollgate_filters::translate_error(other, status, &body),
+            };
             return Err(Error::UpstreamStatus { status, body: Bytes::from(body), retry_after }.into());
         }
         // LiteLLM answers with the model name the client asked for, not the provider's id.
@@ -221,7 +229,7 @@ async fn send(
         .map_err(|_| timeout())?
         .map_err(|e| up::transport_error(&d.id, e))?;
     let peer = up::peer(target, addr);
-    let path = up::request_path(target, d, call.provider, call.endpoint);
+    let path = up::request_path(target, d, call.provider, call.endpoint, call.stream);
     for _ in 0..2 {
         let (mut client, reused) = timeout_at(first_byte.into(), gw.connector.get_http_session(&peer))
             .await
@@ -246,19 +254,64 @@ async fn send(
 
 /// The provider request header: path, Host, length, and the provider's key (never the client's).
 fn request_header(path: &str, target: &up::Target, d: &Deployment, call: &Call<'_>) -> Result<RequestHeader, Error> {
+    let accept = match (call.stream, call.provider) {
+        (true, Provider::Bedrock) => "application/vnd.amazon.eventstream",
+        (true, _) => "text/event-stream",
+        (false, _) => "application/json",
+    };
+    let length = call.body.len().to_string();
+    let mut headers: Vec<(&str, String)> = vec![
+        ("host", target.authority.clone()),
+        ("content-type", "application/json".into()),
+        ("content-length", length),
+        ("accept", accept.into()),
+        ("user-agent", concat!("tollgate/", env!("CARGO_PKG_VERSION")).into()),
+    ];
+    if let Some((name, value)) = up::auth_header(call.provider, d.api_key.as_deref()) {
+        headers.push((name, value));
+    }
+    for (name, value) in up::provider_headers(call.provider) {
+        headers.push((name, (*value).to_string()));
+    }
+    let mut signed = Vec::new();
+    if call.provider == Provider::Bedrock {
+        // SigV4 over exactly what goes on the wire: these headers, this path, these bytes.
+        let scheme = if target.tls { "https" } else { "http" };
+        let url = format!("{scheme}://{}{path}", target.authority);
+        let (creds, region) = aws_identity(d)?;
+        let as_sent: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        signed = sigv4::sign("POST", &url, &as_sent, &call.body, &creds, &region, "bedrock", SystemTime::now())
+            .map_err(|e| Error::Internal(format!("signing the Bedrock request: {e}")))?;
+    }
     let build = || -> pingora_error::Result<RequestHeader> {
-        let mut req = RequestHeader::build("POST", path.as_bytes(), Some(8))?;
-        req.insert_header("host", target.authority.as_str())?;
-        req.insert_header("content-type", "application/json")?;
-        req.insert_header("content-length", call.body.len().to_string())?;
-        req.insert_header("accept", if call.stream { "text/event-stream" } else { "application/json" })?;
-        req.insert_header("user-agent", concat!("tollgate/", env!("CARGO_PKG_VERSION")))?;
-        if let Some((name, value)) = up::auth_header(call.provider, d.api_key.as_deref()) {
-            req.insert_header(name, value)?;
+        let mut req = RequestHeader::build("POST", path.as_bytes(), Some(headers.len() + signed.len()))?;
+        for (name, value) in &headers {
+            req.insert_header(*name, value.as_str())?;
+        }
+        for (name, value) in &signed {
+            req.insert_header(name.clone(), value.as_str())?;
         }
         Ok(req)
     };
     build().map_err(|e| Error::Internal(format!("building the provider request: {e}")))
+}
+
+/// A Bedrock deployment's AWS credentials and region (a config without them cannot be signed).
+fn aws_identity(d: &Deployment) -> Result<(sigv4::AwsCredentials, String), Error> {
+    let c = &d.cloud;
+    let (Some(key), Some(secret)) = (&c.aws_access_key_id, &c.aws_secret_access_key) else {
+        return Err(Error::BadRequest {
+            message: format!("deployment {} has no AWS credentials (aws_access_key_id, aws_secret_access_key)", d.id),
+            param: None,
+        });
+    };
+    let region = c.aws_region_name.clone().unwrap_or_else(|| "us-west-2".to_string());
+    let creds = sigv4::AwsCredentials {
+        access_key_id: key.clone(),
+        secret_access_key: secret.clone(),
+        session_token: c.aws_session_token.clone(),
+    };
+    Ok((creds, region))
 }
 
 /// Reads the rest of a response body, bounded in size and time.

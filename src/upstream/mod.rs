@@ -4,6 +4,9 @@
 //! `HttpPeer::new` with a host name does a blocking lookup that can panic (design.md), so names are
 //! resolved here with tokio and the peer gets an address, SNI and a Host header.
 
+pub mod sigv4;
+pub mod vertex;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
@@ -60,16 +63,81 @@ impl Target {
 }
 
 /// The provider path (with query) for one call, following the provider's URL layout.
-pub fn request_path(target: &Target, deployment: &Deployment, provider: Provider, endpoint: Endpoint) -> String {
+pub fn request_path(
+    target: &Target,
+    deployment: &Deployment,
+    provider: Provider,
+    endpoint: Endpoint,
+    stream: bool,
+) -> String {
     let base = target.base_path.as_str();
+    let model = deployment.upstream_model.as_str();
     match provider {
         Provider::Azure => {
             let version = deployment.api_version.as_deref().unwrap_or("2024-10-21");
-            format!("{base}/openai/deployments/{}{}?api-version={version}", deployment.upstream_model, endpoint.path())
+            format!("{base}/openai/deployments/{model}{}?api-version={version}", endpoint.path())
         }
         // Ollama's OpenAI-compatible API lives under /v1; LiteLLM users write the bare host.
         Provider::Ollama | Provider::OllamaChat if !base.ends_with("/v1") => format!("{base}/v1{}", endpoint.path()),
+        // LiteLLM's default api_base for Anthropic is the full messages URL; a bare host gets the path.
+        Provider::Anthropic if base.ends_with("/v1/messages") => base.to_string(),
+        Provider::Anthropic => format!("{base}/v1/messages"),
+        Provider::Gemini => format!("{base}/v1beta/models/{model}:{}", google_method(endpoint, stream)),
+        Provider::VertexAi => {
+            let project = deployment.cloud.vertex_project.as_deref().unwrap_or_default();
+            let location = deployment.cloud.vertex_location.as_deref().unwrap_or(DEFAULT_VERTEX_LOCATION);
+            format!(
+                "{base}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:{}",
+                google_method(endpoint, stream)
+            )
+        }
+        Provider::Bedrock => {
+            let id = percent_encode_path(model);
+            match (endpoint, stream) {
+                (Endpoint::Embeddings, _) => format!("{base}/model/{id}/invoke"),
+                (_, true) => format!("{base}/model/{id}/converse-stream"),
+                (_, false) => format!("{base}/model/{id}/converse"),
+            }
+        }
+        Provider::Cohere => match endpoint {
+            Endpoint::Embeddings => format!("{base}/v2/embed"),
+            _ => format!("{base}/v2/chat"),
+        },
         _ => format!("{base}{}", endpoint.path()),
+    }
+}
+
+/// Vertex AI's region when neither `vertex_location` nor `VERTEXAI_LOCATION` names one (LiteLLM's default).
+pub const DEFAULT_VERTEX_LOCATION: &str = "us-central1";
+
+/// Gemini's method for an endpoint: `generateContent`, `streamGenerateContent?alt=sse` (SSE, not a JSON
+/// array) or `batchEmbedContents`.
+fn google_method(endpoint: Endpoint, stream: bool) -> &'static str {
+    match (endpoint, stream) {
+        (Endpoint::Embeddings, _) => "batchEmbedContents",
+        (_, true) => "streamGenerateContent?alt=sse",
+        (_, false) => "generateContent",
+    }
+}
+
+/// Percent-encodes a path segment (Bedrock model ids carry `:` and ARNs carry `/`).
+fn percent_encode_path(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len() + 8);
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Headers a provider needs besides its key (Anthropic's API version).
+pub fn provider_headers(provider: Provider) -> &'static [(&'static str, &'static str)] {
+    match provider {
+        Provider::Anthropic => &[("anthropic-version", "2023-06-01")],
+        _ => &[],
     }
 }
 
