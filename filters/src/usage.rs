@@ -6,7 +6,7 @@
 //! | Anthropic | `input_tokens` + cache read + cache write | `output_tokens` | `cache_read_input_tokens` | `cache_creation_input_tokens` | (inside `output_tokens`) |
 //! | Gemini / Vertex | `promptTokenCount` | `candidatesTokenCount` + `thoughtsTokenCount` | `cachedContentTokenCount` | - | `thoughtsTokenCount` |
 //! | Bedrock Converse | `inputTokens` + cache read + cache write | `outputTokens` | `cacheReadInputTokens` | `cacheWriteInputTokens` | - |
-//! | Cohere v2 | `tokens.input_tokens` (billed: `billed_units.input_tokens`) | `tokens.output_tokens` | - | - | - |
+//! | Cohere v2 | `tokens.input_tokens` (billed: `billed_units.input_tokens`) | `tokens.output_tokens` | `cached_tokens` | - | - |
 //!
 //! `None` means the provider did not say; `Some(0)` means it said zero. Cached and reasoning tokens are
 //! parts of `prompt_tokens` / `completion_tokens`, never added on top, so nothing is counted twice.

@@ -143,7 +143,14 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         };
         let Some(chunk) = chunk else { break };
         ttft.get_or_insert_with(|| started.elapsed());
-        translator.push(&chunk, &mut out).map_err(|e| stream_error(&d.id, e))?;
+        if let Err(e) = translator.push(&chunk, &mut out) {
+            // Events translated before the provider's error still reach the client, then the error event.
+            if !out.is_empty() {
+                let events = Bytes::from(std::mem::take(&mut out));
+                session.write_response_body(Some(events), false).await.map_err(Failure::Downstream)?;
+            }
+            return Err(stream_error(&d.id, e).into());
+        }
         if out.is_empty() {
             continue; // the chunk ended inside an event: wait for the rest of it
         }
