@@ -1,63 +1,74 @@
-//! OpenAI <-> Anthropic's Messages API: request, response, stream and error translation.
+//! OpenAI <-> Anthropic's Messages API (`POST /v1/messages`): request, response, stream and error
+//! translation, following LiteLLM's `anthropic/` provider so a LiteLLM user sees the same answers.
 //!
-//! Not served yet: every entry point refuses with [`TranslateError::Unsupported`] until the translator
-//! lands (the gateway then answers 400 naming the provider, as for any provider it does not serve).
+//! - [`request`]: OpenAI chat request -> Anthropic body (system prompt hoisted, roles merged to alternate,
+//!   tools and tool results with their ids, images, `max_tokens` always set, thinking, prompt caching).
+//! - [`response`]: Anthropic `Message` -> `chat.completion` (finish reason and usage through the tables of
+//!   [`finish_reason`] and [`WireUsage::to_usage`]).
+//! - [`Stream`]: Anthropic's SSE events -> `chat.completion.chunk` events, one state machine per stream.
+//! - [`error`]: Anthropic's error answers -> OpenAI's error body and a fitting status.
+//!
+//! What the gateway must do for this provider: `POST {api_base}/v1/messages` for both stream and non-stream
+//! (the body says `"stream": true`), headers `x-api-key: <key>`, `anthropic-version: 2023-06-01` and
+//! `content-type: application/json`; a stream answers `content-type: text/event-stream`.
+
+mod error;
+mod request;
+mod response;
+mod stream;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{client_status, openai_type, status_of_type};
+pub use request::{
+    default_max_tokens, param, supports_reasoning, thinking_budget, valid_user_id, Param, DEFAULT_MAX_TOKENS,
+    THINKING_HEADROOM,
+};
+pub use stream::{Stream, DEFAULT_MAX_EVENT_BYTES, MAX_BLOCKS};
+pub use wire::{finish_reason, WireUsage, JSON_TOOL_NAME};
 
 use crate::openai::RequestView;
 use crate::{Endpoint, RequestOptions, ResponseMeta, TranslateError, Usage};
 
-/// The provider's request body for an OpenAI request.
+/// The provider's LiteLLM prefix, as errors name it.
+const PROVIDER: &str = "anthropic";
+
+/// The path of the Messages API under Anthropic's `api_base` (`https://api.anthropic.com`).
+pub const MESSAGES_PATH: &str = "/v1/messages";
+
+/// The `anthropic-version` header every request carries.
+pub const API_VERSION: &str = "2023-06-01";
+
+/// The provider's request body for an OpenAI request (chat completions only).
 pub fn request(
     endpoint: Endpoint,
-    _view: &RequestView<'_>,
-    _model: &str,
-    _opts: &RequestOptions,
+    view: &RequestView<'_>,
+    model: &str,
+    opts: &RequestOptions,
 ) -> Result<Vec<u8>, TranslateError> {
-    Err(unsupported(endpoint))
+    match endpoint {
+        Endpoint::ChatCompletions => request::chat(view, model, opts),
+        Endpoint::Completions | Endpoint::Embeddings => Err(unsupported(endpoint)),
+    }
 }
 
 /// The OpenAI answer for the provider's (non-stream) answer.
-pub fn response(
-    endpoint: Endpoint,
-    _body: &[u8],
-    _meta: &ResponseMeta<'_>,
-) -> Result<(Vec<u8>, Usage), TranslateError> {
-    Err(unsupported(endpoint))
+pub fn response(endpoint: Endpoint, body: &[u8], meta: &ResponseMeta<'_>) -> Result<(Vec<u8>, Usage), TranslateError> {
+    match endpoint {
+        Endpoint::ChatCompletions => response::chat(body, meta),
+        Endpoint::Completions | Endpoint::Embeddings => Err(unsupported(endpoint)),
+    }
 }
 
 /// An OpenAI-shaped error (status, body) for the provider's error answer.
 pub fn error(status: u16, body: &[u8]) -> (u16, Vec<u8>) {
-    crate::openai_error_from(status, body)
-}
-
-/// The provider's stream, turned into OpenAI `chat.completion.chunk` SSE events.
-#[derive(Debug)]
-pub struct Stream {
-    usage: Option<Usage>,
-}
-
-impl Stream {
-    /// A translator for one stream.
-    pub fn new(_meta: &ResponseMeta<'_>, _include_usage: bool) -> Self {
-        Stream { usage: None }
-    }
-
-    /// Feeds a chunk of the provider's stream (any boundary); complete OpenAI events go to `out`.
-    pub fn push(&mut self, _chunk: &[u8], _out: &mut Vec<u8>) -> Result<(), TranslateError> {
-        Err(unsupported(Endpoint::ChatCompletions))
-    }
-
-    /// Ends the stream: writes what is left and the final `data: [DONE]`.
-    pub fn finish(&mut self, _out: &mut Vec<u8>) -> Result<(), TranslateError> {
-        Err(unsupported(Endpoint::ChatCompletions))
-    }
-
-    /// The stream's usage, once the provider has said it.
-    pub fn usage(&self) -> Option<Usage> {
-        self.usage
-    }
+    error::error(status, body)
 }
 
 fn unsupported(endpoint: Endpoint) -> TranslateError {
-    TranslateError::Unsupported { provider: "anthropic", what: format!("{} requests", endpoint.path()) }
+    // Anthropic has no embeddings API, and LiteLLM's legacy text completions for Claude went away with
+    // Anthropic's `/v1/complete`.
+    TranslateError::Unsupported { provider: PROVIDER, what: format!("{} requests", endpoint.path()) }
 }
