@@ -388,7 +388,7 @@ not_a_litellm_section: 1
 }
 
 #[test]
-fn a_provider_not_served_yet_is_warned_about_and_kept_as_unsupported() -> TestResult {
+fn translated_providers_are_served_and_unknown_ones_warned_about() -> TestResult {
     let yaml = r#"
 model_list:
   - model_name: claude
@@ -401,15 +401,13 @@ model_list:
     let config = parse_clean(yaml)?;
     assert_eq!(
         config.warnings,
-        vec![
-            "model_list[0].litellm_params.model: provider \"anthropic\" is not served yet; requests to model \"claude\" answer 400",
-            "model_list[1].litellm_params.model: provider \"xyz\" is not served yet; requests to model \"odd\" answer 400",
-            "model_list[2].litellm_params.model: provider \"cohere_chat\" is not served yet; requests to model \"chat\" answer 400",
-        ]
+        vec!["model_list[1].litellm_params.model: provider \"xyz\" is not served yet; requests to model \"odd\" answer 400"]
     );
     let claude = deployment(&config, 0)?;
-    assert_eq!(claude.provider, ProviderChoice::Unsupported("anthropic".to_owned()));
+    assert_eq!(claude.provider, ProviderChoice::Served(Provider::Anthropic));
     assert_eq!(claude.upstream_model, "claude-3-5-sonnet");
+    assert_eq!(claude.api_base.as_deref(), Provider::Anthropic.default_api_base());
+    assert_eq!(deployment(&config, 2)?.provider, ProviderChoice::Served(Provider::Cohere));
     assert_eq!(deployment(&config, 1)?.provider, ProviderChoice::Unsupported("xyz".to_owned()));
     assert_eq!(deployment(&config, 1)?.upstream_model, "some-model");
     assert_eq!(deployment(&config, 1)?.api_base, None);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use serde_yaml::Value;
-use tollgate_filters::{split_model, Provider, Translation};
+use tollgate_filters::{split_model, Provider};
 
 use super::env::Environment;
 use super::litellm::{self, Pairs, Seconds};
@@ -512,8 +512,8 @@ fn provider_of(
         return None;
     }
     let choice = match provider {
-        Some(p) if p.translation() == Translation::Passthrough => ProviderChoice::Served(p),
-        _ => {
+        Some(p) => ProviderChoice::Served(p),
+        None => {
             report.warn(
                 &path,
                 format_args!("provider \"{prefix}\" is not served yet; requests to model \"{model_name}\" answer 400"),
