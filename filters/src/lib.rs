@@ -457,9 +457,11 @@ impl StreamTranslator {
     /// `stream_options.include_usage` (a usage chunk before `[DONE]`).
     pub fn new(provider: Provider, meta: &ResponseMeta<'_>, include_usage: bool, max_event_bytes: usize) -> Self {
         match provider {
-            Provider::Anthropic => {
-                StreamTranslator::Anthropic(anthropic::Stream::with_max_event_bytes(meta, include_usage, max_event_bytes))
-            }
+            Provider::Anthropic => StreamTranslator::Anthropic(anthropic::Stream::with_max_event_bytes(
+                meta,
+                include_usage,
+                max_event_bytes,
+            )),
             Provider::Gemini | Provider::VertexAi => StreamTranslator::Gemini(gemini::Stream::new(meta, include_usage)),
             Provider::Bedrock => StreamTranslator::Bedrock(bedrock::Stream::new(meta, include_usage)),
             Provider::Cohere => StreamTranslator::Cohere(cohere::Stream::new(meta, include_usage)),
