@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use pingora_proxy::Session;
 use subtle::ConstantTimeEq;
 use tollgate_filters::openai::RequestView;
-use tollgate_filters::{Endpoint, RequestOptions};
+use tollgate_filters::{Endpoint, RequestOptions, Translation};
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -234,8 +234,13 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
                 tollgate_filters::translate_request(provider, endpoint, &view, &deployment.upstream_model, &opts)
                     .map_err(Error::from)?;
             let include_usage = stream && include_usage(&view);
+            // Translators answer embeddings as floats; base64 (the SDK's default) is encoded once, here.
+            let base64_embeddings = endpoint == Endpoint::Embeddings
+                && provider.translation() == Translation::Translated
+                && tollgate_filters::openai::embeddings::wants_base64(&view);
+            let body = Bytes::from(translated);
             let call =
-                upstream::Call { deployment, provider, endpoint, body: Bytes::from(translated), stream, include_usage };
+                upstream::Call { deployment, provider, endpoint, body, stream, include_usage, base64_embeddings };
             // Counted against the deployment's rpm atomically with the check: at the limit, skip it.
             let Some(in_flight) = snapshot.router.try_begin(&deployment.id, Instant::now()) else {
                 last_error = Some(Error::NoDeployment {

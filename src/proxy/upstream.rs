@@ -49,6 +49,8 @@ pub struct Call<'a> {
     pub stream: bool,
     /// Whether the client asked for a usage chunk at the end of the stream.
     pub include_usage: bool,
+    /// Whether a translated embeddings answer must be re-encoded as base64 for the client.
+    pub base64_embeddings: bool,
 }
 
 /// Calls the deployment and relays its answer to the client. On `Err`, nothing has been written unless
@@ -109,6 +111,10 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         let meta = ResponseMeta { id: &id, created, model: &d.model_name };
         let (body, usage) = tollgate_filters::translate_response(call.provider, call.endpoint, &body, &meta)
             .map_err(|e| up::transport_error(&d.id, e))?;
+        let body = match call.base64_embeddings {
+            true => tollgate_filters::openai::embeddings::embeddings_to_base64(&body).unwrap_or(body),
+            false => body,
+        };
         let tokens = usage.map_or(0, |u| u.total_tokens());
         router.record_success(&d.id, started.elapsed(), None, tokens, Instant::now());
         let body = Bytes::from(body);

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::TranslateError;
 
+pub mod embeddings;
 mod restamp;
 pub use restamp::{restamp_model, StreamRestamper};
 
