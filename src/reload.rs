@@ -17,9 +17,11 @@ use log::{error, info, warn};
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, ProviderChoice};
 use crate::router::Router;
+use crate::upstream::vertex::VertexAuth;
 use crate::upstream::Target;
+use tollgate_filters::Provider;
 
 /// Everything derived from one config file, built once per load.
 pub struct Snapshot {
@@ -33,15 +35,34 @@ pub struct Snapshot {
     pub models_body: Bytes,
     /// The master key's bytes, if any.
     pub master_key: Option<Vec<u8>>,
+    /// Vertex AI service-account signers by deployment id (their tokens cached until expiry).
+    pub vertex: HashMap<String, Arc<VertexAuth>>,
 }
 
 impl Snapshot {
     /// Builds a snapshot; fails with key paths when an `api_base` cannot be parsed.
     pub fn build(config: Config, previous: Option<&Snapshot>, created: u64) -> Result<Snapshot, Vec<String>> {
         let mut targets = HashMap::new();
+        let mut vertex = HashMap::new();
         let mut errors = Vec::new();
         for group in &config.groups {
             for d in &group.deployments {
+                if d.provider == ProviderChoice::Served(Provider::VertexAi) && d.mock_response.is_none() {
+                    let Some(credentials) = d.cloud.vertex_credentials.as_deref() else {
+                        errors.push(format!(
+                            "model_list[{}].litellm_params.vertex_credentials: required for vertex_ai (or set GOOGLE_APPLICATION_CREDENTIALS)",
+                            d.index
+                        ));
+                        continue;
+                    };
+                    let auth = previous.and_then(|p| p.vertex.get(&d.id)).cloned().map(Ok);
+                    match auth.unwrap_or_else(|| VertexAuth::from_credentials(credentials).map(Arc::new)) {
+                        Ok(auth) => {
+                            vertex.insert(d.id.clone(), auth);
+                        }
+                        Err(e) => errors.push(format!("model_list[{}].litellm_params.{e}", d.index)),
+                    }
+                }
                 let Some(base) = d.api_base.as_deref() else { continue };
                 match Target::parse(base) {
                     Ok(t) => {
@@ -57,7 +78,7 @@ impl Snapshot {
         let router = Router::new(&config, previous.map(|p| &p.router));
         let models_body = crate::admin::models_body(&config, created);
         let master_key = config.general.master_key.as_ref().map(|k| k.as_bytes().to_vec());
-        Ok(Snapshot { config: Arc::new(config), targets, router, models_body, master_key })
+        Ok(Snapshot { config: Arc::new(config), targets, router, models_body, master_key, vertex })
     }
 }
 

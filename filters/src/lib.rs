@@ -353,6 +353,8 @@ pub fn translate_request(
 ) -> Result<Vec<u8>, TranslateError> {
     match provider {
         Provider::Anthropic => anthropic::request(endpoint, request, upstream_model, opts),
+        // Vertex AI embeds through `:predict` with its own body; chat is Gemini's body on both.
+        Provider::VertexAi if endpoint == Endpoint::Embeddings => gemini::vertex_embeddings_request(request, opts),
         Provider::Gemini | Provider::VertexAi => gemini::request(endpoint, request, upstream_model, opts),
         Provider::Bedrock => bedrock::request(endpoint, request, upstream_model, opts),
         Provider::Cohere => cohere::request(endpoint, request, upstream_model, opts),

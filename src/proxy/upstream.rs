@@ -242,13 +242,18 @@ async fn send(
         .map_err(|_| timeout())?
         .map_err(|e| up::transport_error(&d.id, e))?;
     let peer = up::peer(target, addr);
-    let path = up::request_path(target, d, call.provider, call.endpoint, call.stream);
+    let vertex_token = match call.provider {
+        Provider::VertexAi => Some(vertex_token(gw, ctx, d, first_byte).await?),
+        _ => None,
+    };
+    let key_project = ctx.snapshot.vertex.get(&d.id).and_then(|a| a.project_id());
+    let path = up::request_path(target, d, call.provider, call.endpoint, call.stream, key_project);
     for _ in 0..2 {
         let (mut client, reused) = timeout_at(first_byte.into(), gw.connector.get_http_session(&peer))
             .await
             .map_err(|_| timeout())?
             .map_err(|e| up::transport_error(&d.id, e))?;
-        let req = request_header(&path, target, d, call)?;
+        let req = request_header(&path, target, d, call, vertex_token.as_deref())?;
         let exchange = async {
             client.write_request_header(Box::new(req)).await?;
             client.write_request_body(call.body.clone(), true).await?;
@@ -266,7 +271,13 @@ async fn send(
 }
 
 /// The provider request header: path, Host, length, and the provider's key (never the client's).
-fn request_header(path: &str, target: &up::Target, d: &Deployment, call: &Call<'_>) -> Result<RequestHeader, Error> {
+fn request_header(
+    path: &str,
+    target: &up::Target,
+    d: &Deployment,
+    call: &Call<'_>,
+    bearer: Option<&str>,
+) -> Result<RequestHeader, Error> {
     let accept = match (call.stream, call.provider) {
         (true, Provider::Bedrock) => "application/vnd.amazon.eventstream",
         (true, _) => "text/event-stream",
@@ -285,6 +296,9 @@ fn request_header(path: &str, target: &up::Target, d: &Deployment, call: &Call<'
     }
     for (name, value) in up::provider_headers(call.provider) {
         headers.push((name, (*value).to_string()));
+    }
+    if let Some(token) = bearer {
+        headers.push(("authorization", format!("Bearer {token}")));
     }
     let mut signed = Vec::new();
     if call.provider == Provider::Bedrock {
@@ -307,6 +321,56 @@ fn request_header(path: &str, target: &up::Target, d: &Deployment, call: &Call<'
         Ok(req)
     };
     build().map_err(|e| Error::Internal(format!("building the provider request: {e}")))
+}
+
+/// A Vertex AI access token for the deployment's service account: the cached one, else a fresh one
+/// from the key's token endpoint (a JWT assertion signed with its private key), cached until shortly
+/// before it expires.
+async fn vertex_token(gw: &Gateway, ctx: &RequestCtx, d: &Deployment, deadline: Instant) -> Result<String, Error> {
+    let Some(auth) = ctx.snapshot.vertex.get(&d.id) else {
+        return Err(Error::Internal(format!("deployment {} has no Vertex AI credentials", d.id)));
+    };
+    if let Some(token) = auth.cached_token(Instant::now()) {
+        return Ok(token);
+    }
+    let now_unix = SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.as_secs()).unwrap_or_default();
+    let failed = |e: String| up::transport_error(&d.id, format!("Vertex AI token: {e}"));
+    let (uri, form) = auth.token_request(now_unix).map_err(failed)?;
+    let target = up::Target::parse(&uri).map_err(failed)?;
+    let addr = gw.resolver.resolve(&target.host, target.port, Instant::now()).await.map_err(failed)?;
+    let peer = up::peer(&target, addr);
+    let exchange = async {
+        let (mut client, _) = gw.connector.get_http_session(&peer).await.map_err(|e| e.to_string())?;
+        let path = if target.base_path.is_empty() { "/" } else { target.base_path.as_str() };
+        let mut req = RequestHeader::build("POST", path.as_bytes(), Some(4)).map_err(|e| e.to_string())?;
+        for (name, value) in [
+            ("host", target.authority.clone()),
+            ("content-type", "application/x-www-form-urlencoded".to_string()),
+            ("content-length", form.len().to_string()),
+        ] {
+            req.insert_header(name, value).map_err(|e| e.to_string())?;
+        }
+        client.write_request_header(Box::new(req)).await.map_err(|e| e.to_string())?;
+        client.write_request_body(Bytes::from(form), true).await.map_err(|e| e.to_string())?;
+        client.finish_request_body().await.map_err(|e| e.to_string())?;
+        client.read_response_header().await.map_err(|e| e.to_string())?;
+        let mut body = Vec::new();
+        while let Some(chunk) = client.read_response_body().await.map_err(|e| e.to_string())? {
+            if body.len() + chunk.len() > MAX_ERROR_BYTES {
+                return Err("the token endpoint's answer is too large".to_string());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        release(gw, client, &peer).await;
+        Ok::<_, String>(body)
+    };
+    let body = timeout_at(deadline.into(), exchange)
+        .await
+        .map_err(|_| failed("the token endpoint did not answer in time".into()))?
+        .map_err(failed)?;
+    let (token, expires_in) = crate::upstream::vertex::VertexAuth::parse_token_response(&body).map_err(failed)?;
+    auth.store_token(token.clone(), expires_in, Instant::now());
+    Ok(token)
 }
 
 /// A Bedrock deployment's AWS credentials and region (a config without them cannot be signed).

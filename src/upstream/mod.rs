@@ -62,13 +62,15 @@ impl Target {
     }
 }
 
-/// The provider path (with query) for one call, following the provider's URL layout.
+/// The provider path (with query) for one call, following the provider's URL layout. `vertex_key_project`
+/// is the `project_id` of a Vertex AI deployment's service-account key.
 pub fn request_path(
     target: &Target,
     deployment: &Deployment,
     provider: Provider,
     endpoint: Endpoint,
     stream: bool,
+    vertex_key_project: Option<&str>,
 ) -> String {
     let base = target.base_path.as_str();
     let model = deployment.upstream_model.as_str();
@@ -84,12 +86,14 @@ pub fn request_path(
         Provider::Anthropic => format!("{base}/v1/messages"),
         Provider::Gemini => format!("{base}/v1beta/models/{model}:{}", google_method(endpoint, stream)),
         Provider::VertexAi => {
-            let project = deployment.cloud.vertex_project.as_deref().unwrap_or_default();
+            // LiteLLM falls back to the service-account key's own project.
+            let project = deployment.cloud.vertex_project.as_deref().or(vertex_key_project).unwrap_or_default();
             let location = deployment.cloud.vertex_location.as_deref().unwrap_or(DEFAULT_VERTEX_LOCATION);
-            format!(
-                "{base}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:{}",
-                google_method(endpoint, stream)
-            )
+            let method = match endpoint {
+                Endpoint::Embeddings => "predict",
+                _ => google_method(endpoint, stream),
+            };
+            format!("{base}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:{method}")
         }
         Provider::Bedrock => {
             let id = percent_encode_path(model);
