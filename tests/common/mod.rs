@@ -1,7 +1,7 @@
 //! The test harness shared by the integration tests: the gateway binary as a user starts it
 //! ([`Gateway`]), a scriptable OpenAI-compatible upstream ([`FakeProvider`]) and one behind TLS
-//! ([`TlsProvider`]), an SSE reader that timestamps each event ([`SseEvents`]), and small
-//! assertions on OpenAI-shaped errors.
+//! ([`TlsProvider`]), fake providers replaying the translators' golden fixtures ([`replay`]), an SSE
+//! reader that timestamps each event ([`SseEvents`]), and small assertions on OpenAI-shaped errors.
 //!
 //! Everything listens on a free port of 127.0.0.1 and every wait is bounded: a test that hangs
 //! fails with a message instead of stalling the suite.
@@ -14,6 +14,7 @@
 
 mod fake_provider;
 mod gateway;
+pub mod replay;
 mod sse;
 mod tls_provider;
 
