@@ -53,6 +53,8 @@ struct Settings {
     gateway_threads: Option<usize>,
     /// `LOAD_RSS_REQUESTS`: requests of the long closed-loop run that ends with an RSS reading.
     rss_requests: u64,
+    /// `LOAD_ROUTING`: a `routing_strategy` for a group of two deployments on the fake (unset: one deployment).
+    routing: Option<String>,
 }
 
 impl Settings {
@@ -65,6 +67,7 @@ impl Settings {
             client_threads: knob("LOAD_CLIENT_THREADS").unwrap_or(1).max(1),
             gateway_threads: knob("LOAD_GATEWAY_THREADS"),
             rss_requests: knob("LOAD_RSS_REQUESTS").unwrap_or(0),
+            routing: std::env::var("LOAD_ROUTING").ok().filter(|r| !r.is_empty()),
         }
     }
 
@@ -81,6 +84,7 @@ impl Settings {
         if self.rss_requests > 0 {
             knobs.push(format!("LOAD_RSS_REQUESTS={}", self.rss_requests));
         }
+        knobs.extend(self.routing.as_ref().map(|r| format!("LOAD_ROUTING={r}")));
         knobs
     }
 

@@ -131,20 +131,28 @@ impl Drop for Gateway {
     }
 }
 
-/// The LiteLLM config: master-key auth on, one group with one OpenAI deployment on the fake.
+/// The LiteLLM config: master-key auth on, one group with one OpenAI deployment on the fake; with
+/// `LOAD_ROUTING` set, two deployments on the fake under that `routing_strategy`, so the strategy runs.
 fn config_yaml(upstream: SocketAddr) -> String {
-    format!(
-        "model_list:
-  - model_name: {MODEL_GROUP}
+    let routing = std::env::var("LOAD_ROUTING").ok().filter(|r| !r.is_empty());
+    let deployment = format!(
+        "  - model_name: {MODEL_GROUP}
     litellm_params:
       model: openai/gpt-4o-mini
       api_base: http://{upstream}/v1
       api_key: {key}
-general_settings:
-  master_key: {MASTER_KEY}
 ",
         key = super::upstream::UPSTREAM_KEY
-    )
+    );
+    let (deployments, router) = match &routing {
+        // The second entry differs by its rpm so it is a deployment of its own.
+        Some(strategy) => (
+            format!("{deployment}{deployment}      rpm: 100000000\n"),
+            format!("router_settings:\n  routing_strategy: {strategy}\n"),
+        ),
+        None => (deployment, String::new()),
+    };
+    format!("model_list:\n{deployments}{router}general_settings:\n  master_key: {MASTER_KEY}\n")
 }
 
 /// One `GET /health/liveliness` on a fresh connection: did it answer 200?
