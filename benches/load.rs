@@ -103,6 +103,12 @@ fn knob<T: std::str::FromStr>(name: &str) -> Option<T> {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench targets without it. A
+    // release build and a minute of load are not a test: say how to run it and stop.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("load: a benchmark, not a test; run it with `cargo bench --bench load`");
+        return;
+    }
     let settings = Settings::from_env();
     let machine = Machine::describe();
     let binary = Gateway::binary();
@@ -159,14 +165,14 @@ async fn measure(
     }
 
     eprintln!("load: open loop, {} req/s on each path for {} s, interleaved", settings.rate, settings.secs);
-    let open = open_loop(
-        &[Arc::clone(&direct), Arc::clone(&through)],
-        settings.rate,
-        settings.duration(),
-        settings.open_conns,
-    )
-    .await
-    .unwrap_or_else(|e| failed("open loop", e));
+    let open = if std::env::var_os("LOAD_AB_SEQ").is_some() {
+        let mut a = open_loop(&[Arc::clone(&direct)], settings.rate, settings.duration(), settings.open_conns).await.unwrap_or_else(|e| failed("open loop", e));
+        let b = open_loop(&[Arc::clone(&through)], settings.rate, settings.duration(), settings.open_conns).await.unwrap_or_else(|e| failed("open loop", e));
+        a.extend(b);
+        a
+    } else {
+        open_loop(&[Arc::clone(&direct), Arc::clone(&through)], settings.rate, settings.duration(), settings.open_conns).await.unwrap_or_else(|e| failed("open loop", e))
+    };
     let [open_direct, open_gateway]: [Phase; 2] = [Phase::of(&open[0]), Phase::of(&open[1])];
     answered += open_direct.ok + open_gateway.ok;
     through_gateway += open_gateway.ok;
