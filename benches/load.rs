@@ -166,12 +166,18 @@ async fn measure(
 
     eprintln!("load: open loop, {} req/s on each path for {} s, interleaved", settings.rate, settings.secs);
     let open = if std::env::var_os("LOAD_AB_SEQ").is_some() {
-        let mut a = open_loop(&[Arc::clone(&direct)], settings.rate, settings.duration(), settings.open_conns).await.unwrap_or_else(|e| failed("open loop", e));
-        let b = open_loop(&[Arc::clone(&through)], settings.rate, settings.duration(), settings.open_conns).await.unwrap_or_else(|e| failed("open loop", e));
+        let mut a = open_loop(&[Arc::clone(&direct)], settings.rate, settings.duration(), settings.open_conns)
+            .await
+            .unwrap_or_else(|e| failed("open loop", e));
+        let b = open_loop(&[Arc::clone(&through)], settings.rate, settings.duration(), settings.open_conns)
+            .await
+            .unwrap_or_else(|e| failed("open loop", e));
         a.extend(b);
         a
     } else {
-        open_loop(&[Arc::clone(&direct), Arc::clone(&through)], settings.rate, settings.duration(), settings.open_conns).await.unwrap_or_else(|e| failed("open loop", e))
+        open_loop(&[Arc::clone(&direct), Arc::clone(&through)], settings.rate, settings.duration(), settings.open_conns)
+            .await
+            .unwrap_or_else(|e| failed("open loop", e))
     };
     let [open_direct, open_gateway]: [Phase; 2] = [Phase::of(&open[0]), Phase::of(&open[1])];
     answered += open_direct.ok + open_gateway.ok;
