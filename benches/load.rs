@@ -1,5 +1,5 @@
 //! Load benchmark: the release gateway against a fast in-process fake upstream, compared in one
-//! run with the same client talking to the fake directly.
+//! run with the same client talking to the fake directly and through a plain Pingora proxy.
 //!
 //! It reports added latency (p50/p99) at a fixed 200 req/s, closed-loop throughput, gateway CPU
 //! seconds per 1000 requests and gateway RSS, next to the targets of the issue, and writes the
@@ -16,6 +16,8 @@
 mod client;
 #[path = "load/gateway.rs"]
 mod gateway;
+#[path = "load/passthrough.rs"]
+mod passthrough;
 #[path = "load/procfs.rs"]
 mod procfs;
 #[path = "load/report.rs"]
@@ -26,15 +28,15 @@ mod upstream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use client::{closed_loop, open_loop, Run, Target};
-use gateway::{Gateway, MASTER_KEY};
+use client::{closed_loop, open_loop, Target};
+use gateway::{ProxyProcess, MASTER_KEY};
 use procfs::{Machine, ProcessUsage};
 use report::{Cost, Phase, Report};
 use upstream::{FakeUpstream, UPSTREAM_KEY};
 
 /// The hard ceiling on the long `LOAD_RSS_REQUESTS` run, whatever its count.
 const LONG_RUN_MAX: Duration = Duration::from_secs(600);
-/// The closed loop that warms both paths (connections, pools, caches) before anything counts.
+/// The closed loop that warms every path (connections, pools, caches) before anything counts.
 const WARM_UP: Duration = Duration::from_secs(1);
 
 /// The knobs, from the environment.
@@ -103,6 +105,10 @@ fn knob<T: std::str::FromStr>(name: &str) -> Option<T> {
 }
 
 fn main() {
+    // The bench starts itself again as the plain Pingora proxy it compares the gateway with.
+    if std::env::var("LOAD_ROLE").is_ok_and(|role| role == passthrough::ROLE) {
+        passthrough::serve();
+    }
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench targets without it. A
     // release build and a minute of load are not a test: say how to run it and stop.
     if !std::env::args().any(|a| a == "--bench") {
@@ -111,12 +117,22 @@ fn main() {
     }
     let settings = Settings::from_env();
     let machine = Machine::describe();
-    let binary = Gateway::binary();
+    let binary = gateway::gateway_binary();
     let versions = report::versions(&binary);
     let upstream = FakeUpstream::start().expect("start the fake upstream on 127.0.0.1");
-    let gateway = Gateway::start(&binary, upstream.addr(), settings.gateway_threads)
-        .unwrap_or_else(|e| panic!("start the gateway ({}): {e}", binary.display()));
-    eprintln!("load: fake upstream on {}, gateway (pid {}) on {}", upstream.addr(), gateway.pid(), gateway.addr());
+    let passthrough = passthrough::start(upstream.addr(), settings.gateway_threads)
+        .unwrap_or_else(|e| panic!("start the Pingora passthrough: {e}"));
+    let gateway =
+        gateway::start_gateway(&binary, upstream.addr(), settings.gateway_threads, settings.routing.as_deref())
+            .unwrap_or_else(|e| panic!("start the gateway ({}): {e}", binary.display()));
+    eprintln!(
+        "load: fake upstream on {}, Pingora passthrough (pid {}) on {}, gateway (pid {}) on {}",
+        upstream.addr(),
+        passthrough.pid(),
+        passthrough.addr(),
+        gateway.pid(),
+        gateway.addr()
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(settings.client_threads)
@@ -124,94 +140,100 @@ fn main() {
         .enable_all()
         .build()
         .expect("start the client runtime");
-    let report = runtime.block_on(measure(&settings, &upstream, &gateway, machine, versions));
+    let report = runtime.block_on(measure(&settings, &upstream, [&passthrough, &gateway], machine, versions));
 
     let path = gateway::target_dir().join("load-report.md");
     report.publish(&path).expect("write the report");
 }
 
-/// Runs every phase and gathers the figures.
+/// Runs every phase on every path ([`report::PATHS`]) and gathers the figures. `proxies` are the
+/// passthrough and the gateway, in that order.
 async fn measure(
     settings: &Settings,
     upstream: &FakeUpstream,
-    gateway: &Gateway,
+    proxies: [&ProxyProcess; 2],
     machine: Machine,
     versions: Vec<String>,
 ) -> Report {
-    let direct = Arc::new(Target::new(upstream.addr(), UPSTREAM_KEY));
-    let through = Arc::new(Target::new(gateway.addr(), MASTER_KEY));
-    let usage = || {
-        ProcessUsage::of(gateway.pid())
-            .unwrap_or_else(|e| panic!("read the gateway's /proc: {e}; its log:\n{}", gateway.log_tail()))
-    };
-    let failed = |what: &str, e: client::Failure| -> ! { panic!("{what}: {e}; gateway log:\n{}", gateway.log_tail()) };
+    let [passthrough, gateway] = proxies;
+    let pids = proxies.map(ProxyProcess::pid);
+    // The passthrough forwards the client's Authorization as it is, so it gets the upstream key.
+    let targets: [Arc<Target>; 3] = [
+        Arc::new(Target::new(upstream.addr(), UPSTREAM_KEY)),
+        Arc::new(Target::new(passthrough.addr(), UPSTREAM_KEY)),
+        Arc::new(Target::new(gateway.addr(), MASTER_KEY)),
+    ];
+    let logs = || format!("\npassthrough log:\n{}\ngateway log:\n{}", passthrough.log_tail(), gateway.log_tail());
+    let usage = || pids.map(|pid| ProcessUsage::of(pid).unwrap_or_else(|e| panic!("read /proc/{pid}: {e}{}", logs())));
+    let failed = |what: &str, e: client::Failure| -> ! { panic!("{what}: {e}{}", logs()) };
 
-    // Both paths must answer a real completion before anything is timed.
-    probe(&direct, "direct", String::new).await;
-    probe(&through, "gateway", || format!("; gateway log:\n{}", gateway.log_tail())).await;
+    // Every path must answer a real completion before anything is timed.
+    for (target, name) in targets.iter().zip(report::PATHS) {
+        probe(target, name, logs).await;
+    }
     let idle = usage();
-    let others = OtherLoad::start(gateway.pid());
-    // Answers the client got in all, and those of them that went through the gateway.
-    let mut answered = 2;
-    let mut through_gateway = 1;
+    let others = OtherLoad::start(&pids);
+    // Answers the client got on each path.
+    let mut answered = [1u64; 3];
 
     eprintln!("load: warm-up, {WARM_UP:?} closed loop on each path");
-    for target in [&direct, &through] {
+    for (target, answered) in targets.iter().zip(&mut answered) {
         let run = closed_loop(target, settings.conc, WARM_UP, u64::MAX).await.unwrap_or_else(|e| failed("warm-up", e));
-        answered += run.ok();
-        if Arc::ptr_eq(target, &through) {
-            through_gateway += run.ok();
-        }
+        *answered += run.ok();
     }
 
-    eprintln!("load: open loop, {} req/s on each path for {} s, interleaved", settings.rate, settings.secs);
-    let open = if std::env::var_os("LOAD_AB_SEQ").is_some() {
-        let mut a = open_loop(&[Arc::clone(&direct)], settings.rate, settings.duration(), settings.open_conns)
-            .await
-            .unwrap_or_else(|e| failed("open loop", e));
-        let b = open_loop(&[Arc::clone(&through)], settings.rate, settings.duration(), settings.open_conns)
-            .await
-            .unwrap_or_else(|e| failed("open loop", e));
-        a.extend(b);
-        a
-    } else {
-        open_loop(&[Arc::clone(&direct), Arc::clone(&through)], settings.rate, settings.duration(), settings.open_conns)
-            .await
-            .unwrap_or_else(|e| failed("open loop", e))
-    };
-    let [open_direct, open_gateway]: [Phase; 2] = [Phase::of(&open[0]), Phase::of(&open[1])];
-    answered += open_direct.ok + open_gateway.ok;
-    through_gateway += open_gateway.ok;
-
-    eprintln!("load: closed loop direct, {} connections for {} s", settings.conc, settings.secs);
-    let closed_direct = closed_loop(&direct, settings.conc, settings.duration(), u64::MAX)
+    eprintln!("load: open loop, {} req/s on each path for {} s, in 1 s turns", settings.rate, settings.secs);
+    let open = open_loop(&targets, settings.rate, settings.duration(), settings.open_conns)
         .await
-        .unwrap_or_else(|e| failed("closed loop", e));
-    answered += closed_direct.ok();
+        .unwrap_or_else(|e| failed("open loop", e));
+    let open: [Phase; 3] = std::array::from_fn(|i| Phase::of(&open[i]));
+    for (answered, phase) in answered.iter_mut().zip(&open) {
+        *answered += phase.ok;
+    }
 
-    eprintln!("load: closed loop gateway, {} connections for {} s", settings.conc, settings.secs);
-    let before = usage();
-    let closed_gateway = closed_loop(&through, settings.conc, settings.duration(), u64::MAX)
-        .await
-        .unwrap_or_else(|e| failed("closed loop", e));
-    let after = usage();
-    answered += closed_gateway.ok();
-    through_gateway += closed_gateway.ok();
-    let (closed_gateway, cost) = costed(&closed_gateway, &before, &after, through_gateway);
+    // One connection, back to back: the CPUs never idle, so this is each proxy's own work plus
+    // its extra hop, without the wake-ups from idle that dominate the 200 req/s figures.
+    let serial_time = (settings.duration() / 2).max(Duration::from_secs(1));
+    eprintln!("load: back to back on one connection, {serial_time:?} on each path");
+    let mut serial = Vec::with_capacity(3);
+    for (target, answered) in targets.iter().zip(&mut answered) {
+        let run = closed_loop(target, 1, serial_time, u64::MAX).await.unwrap_or_else(|e| failed("back to back", e));
+        *answered += run.ok();
+        serial.push(Phase::of(&run));
+    }
+
+    let mut closed = Vec::with_capacity(3);
+    let mut costs = Vec::with_capacity(2);
+    for (i, (target, name)) in targets.iter().zip(report::PATHS).enumerate() {
+        eprintln!("load: closed loop {name}, {} connections for {} s", settings.conc, settings.secs);
+        let before = usage();
+        let run = closed_loop(target, settings.conc, settings.duration(), u64::MAX)
+            .await
+            .unwrap_or_else(|e| failed("closed loop", e));
+        let after = usage();
+        answered[i] += run.ok();
+        let phase = Phase::of(&run);
+        // The proxies are paths 1 and 2; readings are in the same order.
+        if let Some(proxy) = i.checked_sub(1) {
+            costs.push(Cost::between(&before[proxy], &after[proxy], &phase, run.elapsed, answered[i]));
+        }
+        closed.push(phase);
+    }
 
     let long = if settings.rss_requests > 0 {
         eprintln!(
             "load: long run, {} requests through the gateway on {} connections",
             settings.rss_requests, settings.conc
         );
-        let before = usage();
-        let run = closed_loop(&through, settings.conc, LONG_RUN_MAX, settings.rss_requests)
+        let [_, before] = usage();
+        let run = closed_loop(&targets[2], settings.conc, LONG_RUN_MAX, settings.rss_requests)
             .await
             .unwrap_or_else(|e| failed("long run", e));
-        let after = usage();
-        answered += run.ok();
-        through_gateway += run.ok();
-        Some(costed(&run, &before, &after, through_gateway))
+        let [_, after] = usage();
+        answered[2] += run.ok();
+        let phase = Phase::of(&run);
+        let cost = Cost::between(&before, &after, &phase, run.elapsed, answered[2]);
+        Some((phase, cost))
     } else {
         None
     };
@@ -221,24 +243,25 @@ async fn measure(
         versions,
         knobs: settings.knobs(),
         threads: format!(
-            "gateway {}, load client {}, fake upstream 1",
+            "gateway and passthrough {}, load client {}, fake upstream 1",
             settings.gateway_threads.map_or_else(|| "default (one per core)".to_owned(), |t| t.to_string()),
             settings.client_threads
         ),
         rate: settings.rate,
         connections: settings.conc,
-        open: [open_direct, open_gateway],
-        closed: [Phase::of(&closed_direct), closed_gateway],
+        open,
+        serial: serial.try_into().expect("one run per path"),
+        closed: closed.try_into().expect("one run per path"),
         idle,
-        cost,
+        costs: costs.try_into().expect("one cost per proxy"),
         long,
-        upstream_served: (upstream.completions(), answered),
-        other_cores: others.cores(gateway.pid()),
+        upstream_served: (upstream.completions(), answered.iter().sum()),
+        other_cores: others.cores(&pids),
     }
 }
 
 /// CPU time the rest of the machine used while the bench ran: everything busy minus this
-/// process (client and fake upstream) minus the gateway.
+/// process (client and fake upstream) minus the proxies.
 struct OtherLoad {
     started: Instant,
     busy: Duration,
@@ -246,14 +269,14 @@ struct OtherLoad {
 }
 
 impl OtherLoad {
-    fn start(gateway: u32) -> Self {
-        Self { started: Instant::now(), busy: busy(), ours: ours(gateway) }
+    fn start(proxies: &[u32]) -> Self {
+        Self { started: Instant::now(), busy: busy(), ours: ours(proxies) }
     }
 
     /// Cores the other processes kept busy on average since [`OtherLoad::start`].
-    fn cores(&self, gateway: u32) -> f64 {
+    fn cores(&self, proxies: &[u32]) -> f64 {
         let busy = busy().saturating_sub(self.busy);
-        let ours = ours(gateway).saturating_sub(self.ours);
+        let ours = ours(proxies).saturating_sub(self.ours);
         busy.saturating_sub(ours).as_secs_f64() / self.started.elapsed().as_secs_f64().max(f64::EPSILON)
     }
 }
@@ -262,17 +285,10 @@ fn busy() -> Duration {
     procfs::machine_busy().expect("read /proc/stat")
 }
 
-/// CPU time of this process (client and fake upstream) plus the gateway's.
-fn ours(gateway: u32) -> Duration {
+/// CPU time of this process (client and fake upstream) plus the proxies'.
+fn ours(proxies: &[u32]) -> Duration {
     let own = ProcessUsage::of(std::process::id()).expect("read /proc/self").cpu;
-    own + ProcessUsage::of(gateway).map_or(Duration::ZERO, |u| u.cpu)
-}
-
-/// A gateway closed loop with what it cost the gateway between two readings.
-fn costed(run: &Run, before: &ProcessUsage, after: &ProcessUsage, served: u64) -> (Phase, Cost) {
-    let phase = Phase::of(run);
-    let cost = Cost::between(before, after, &phase, run.elapsed, served);
-    (phase, cost)
+    own + proxies.iter().map(|&pid| ProcessUsage::of(pid).map_or(Duration::ZERO, |u| u.cpu)).sum::<Duration>()
 }
 
 /// One request that must come back as a `chat.completion`, or the bench stops and says why

@@ -3,7 +3,7 @@
 //!
 //! - **open loop** ([`open_loop`]): a ticker dispatches a request every `1/rate` s whether or not
 //!   the previous one has finished, round-robin over a few connections, to several targets in
-//!   turn. Latency is measured from
+//!   turn, a slice of time each. Latency is measured from
 //!   the moment the tick is dispatched, so time spent queued behind a slow request counts (no
 //!   coordinated omission), while the timer's own wake-up lag (tokio's wheel has 1 ms slots)
 //!   does not.
@@ -36,6 +36,9 @@ pub const CHAT_REQUEST: &str = concat!(
     r#"to each request that it forwards to a provider?"}],"#,
     r#""temperature":0.2,"max_tokens":64,"user":"load-bench"}"#
 );
+
+/// How long the open loop stays on one target before it moves to the next.
+const OPEN_SLICE: Duration = Duration::from_secs(1);
 
 /// How long one request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -252,10 +255,10 @@ async fn connections(target: &Target, n: usize) -> Result<Vec<Connection>, Failu
 /// Sends `rate` requests per second to each of `targets` for `duration`, whatever the answers'
 /// pace, over `connections_n` connections per target, and measures each request's latency.
 ///
-/// The targets take turns tick by tick, evenly spaced (with two targets, one request every
-/// `1/(2 rate)` s, alternating), so a burst of other work on the machine lands on both paths
-/// alike instead of on whichever happened to run then. At a few hundred µs per request the
-/// requests of different targets do not overlap.
+/// The targets take turns in slices of [`OPEN_SLICE`] at the full rate (direct for a second,
+/// gateway for a second, ...): each path sees exactly the traffic of a lone 200 req/s client,
+/// with the same idle gaps between requests, while a burst of other work on the machine, or a
+/// slow drift, lands on both paths alike instead of on whichever ran then.
 pub async fn open_loop(
     targets: &[Arc<Target>],
     rate: u32,
@@ -264,7 +267,8 @@ pub async fn open_loop(
 ) -> Result<Vec<Run>, Failure> {
     let rate = rate.max(1);
     let per_target = (f64::from(rate) * duration.as_secs_f64()).round() as u64;
-    let period = Duration::from_secs_f64(1.0 / (f64::from(rate) * targets.len() as f64));
+    let per_slice = ((f64::from(rate) * OPEN_SLICE.as_secs_f64()).round() as u64).max(1);
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate));
     // Deep enough that a connection stuck for a whole request timeout does not drop ticks.
     let queue = (rate as usize).max(16) * REQUEST_TIMEOUT.as_secs() as usize;
 
@@ -284,6 +288,7 @@ pub async fn open_loop(
     }
 
     let mut runs: Vec<Run> = targets.iter().map(|_| Run::default()).collect();
+    let mut sent = vec![0u64; targets.len()];
     let mut ticker = tokio::time::interval(period);
     // Behind schedule, catch up at once: an open loop keeps its rate.
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -291,11 +296,11 @@ pub async fn open_loop(
     for i in 0..per_target * targets.len() as u64 {
         let scheduled = ticker.tick().await;
         let dispatched = Instant::now();
-        let target = (i % targets.len() as u64) as usize;
-        let round = i / targets.len() as u64;
+        let target = ((i / per_slice) % targets.len() as u64) as usize;
         let run = &mut runs[target];
         run.max_dispatch_lag = run.max_dispatch_lag.max(dispatched.saturating_duration_since(scheduled.into_std()));
-        let lane = &lanes[target][(round % connections_n as u64) as usize];
+        let lane = &lanes[target][(sent[target] % connections_n as u64) as usize];
+        sent[target] += 1;
         if lane.try_send(dispatched).is_err() {
             run.dropped += 1;
         }

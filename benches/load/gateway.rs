@@ -1,6 +1,7 @@
-//! The gateway under test, as a user runs it: the release binary, a LiteLLM `config.yaml` with a
-//! master key and one OpenAI deployment on the fake upstream, a free port of 127.0.0.1, and a
-//! private state directory. Killed when dropped.
+//! The proxies under test as child processes ([`ProxyProcess`]: free port of 127.0.0.1, log file,
+//! bounded wait until live, killed when dropped), and the gateway as a user runs it
+//! ([`start_gateway`]): the release binary, a LiteLLM `config.yaml` with a master key and one
+//! OpenAI deployment on the fake upstream, and a private state directory.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -15,70 +16,38 @@ pub const MASTER_KEY: &str = "sk-bench";
 /// The model group the bench config declares and the client asks for.
 pub const MODEL_GROUP: &str = "bench-model";
 
-/// How long the gateway may take to answer `/health/liveliness` after it starts.
+/// How long a proxy may take to answer after it starts.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
-/// A running gateway process.
-pub struct Gateway {
+/// A running proxy process.
+pub struct ProxyProcess {
+    name: &'static str,
     child: Child,
     addr: SocketAddr,
     dir: TempDir,
 }
 
-impl Gateway {
-    /// The release binary: `TOLLGATE_BIN` if set, else `cargo build --release --bin tollgate` in
-    /// this workspace (a no-op when it is up to date), so the figures never come from a stale
-    /// build.
-    pub fn binary() -> PathBuf {
-        if let Some(bin) = std::env::var_os("TOLLGATE_BIN") {
-            return PathBuf::from(bin);
-        }
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        eprintln!("load: cargo build --release --bin tollgate");
-        let status = Command::new(cargo)
-            .args(["build", "--release", "--bin", "tollgate"])
-            .current_dir(workspace)
-            .status()
-            .expect("run cargo to build the gateway");
-        assert!(
-            status.success(),
-            "`cargo build --release --bin tollgate` failed ({status}); fix the build, or point \
-             TOLLGATE_BIN at a release binary"
-        );
-        target_dir().join("release").join("tollgate")
+impl ProxyProcess {
+    /// Starts `command` (which must listen on `addr`) with its output in a log file, then polls
+    /// `GET /health/liveliness` until the answer starts with `ready`, the process exits, or
+    /// [`READY_WITHIN`] is up.
+    pub fn spawn(name: &'static str, command: Command, addr: SocketAddr, ready: &[u8]) -> io::Result<Self> {
+        Self::spawn_in(name, command, addr, ready, tempfile::Builder::new().prefix("tollgate-load-").tempdir()?)
     }
 
-    /// Writes the config and starts `binary` on a free port, then waits until it is live.
-    /// `threads` is passed as `--threads` when set (the gateway's default is one per core).
-    pub fn start(binary: &Path, upstream: SocketAddr, threads: Option<usize>) -> io::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("tollgate-load-").tempdir()?;
-        let config = dir.path().join("config.yaml");
-        std::fs::write(&config, config_yaml(upstream))?;
-        let state = dir.path().join("state");
-        std::fs::create_dir(&state)?;
-        let log = std::fs::File::create(dir.path().join("gateway.log"))?;
-        let port = free_port()?;
-
-        let mut command = Command::new(binary);
-        command
-            .arg("--config")
-            .arg(&config)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .arg("--state-dir")
-            .arg(&state)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        if let Some(threads) = threads {
-            command.args(["--threads", &threads.to_string()]);
-        }
-        let child =
-            command.spawn().map_err(|e| io::Error::new(e.kind(), format!("start {}: {e}", binary.display())))?;
-        let mut gateway = Self { child, addr: (Ipv4Addr::LOCALHOST, port).into(), dir };
-        gateway.wait_live()?;
-        Ok(gateway)
+    fn spawn_in(
+        name: &'static str,
+        mut command: Command,
+        addr: SocketAddr,
+        ready: &[u8],
+        dir: TempDir,
+    ) -> io::Result<Self> {
+        let log = std::fs::File::create(dir.path().join("process.log"))?;
+        command.stdout(log.try_clone()?).stderr(log);
+        let child = command.spawn().map_err(|e| io::Error::new(e.kind(), format!("start the {name}: {e}")))?;
+        let mut process = Self { name, child, addr, dir };
+        process.wait_live(ready)?;
+        Ok(process)
     }
 
     /// Where it listens.
@@ -91,39 +60,36 @@ impl Gateway {
         self.child.id()
     }
 
-    /// The last lines the gateway wrote, for error messages.
+    /// The last lines it wrote, for error messages.
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.path().join("process.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
-    /// Polls `GET /health/liveliness` until it answers 200, the process exits, or time is up.
-    fn wait_live(&mut self) -> io::Result<()> {
+    fn wait_live(&mut self, ready: &[u8]) -> io::Result<()> {
         let deadline = Instant::now() + READY_WITHIN;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
                 return Err(io::Error::other(format!(
-                    "the gateway exited ({status}) before it was live; its log:\n{}",
+                    "the {} exited ({status}) before it was live; its log:\n{}",
+                    self.name,
                     self.log_tail()
                 )));
             }
-            if liveliness(self.addr).unwrap_or(false) {
+            if liveliness(self.addr).is_ok_and(|head| head.starts_with(ready)) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            format!(
-                "the gateway did not answer /health/liveliness within {READY_WITHIN:?}; its log:\n{}",
-                self.log_tail()
-            ),
+            format!("the {} did not answer within {READY_WITHIN:?}; its log:\n{}", self.name, self.log_tail()),
         ))
     }
 }
 
-impl Drop for Gateway {
+impl Drop for ProxyProcess {
     fn drop(&mut self) {
         // A bench has nothing to drain: SIGKILL, then reap so no zombie is left behind.
         let _ = self.child.kill();
@@ -131,10 +97,64 @@ impl Drop for Gateway {
     }
 }
 
+/// The gateway's release binary: `TOLLGATE_BIN` if set, else `cargo build --release --bin
+/// tollgate` in this workspace (a no-op when it is up to date), so the figures never come from a
+/// stale build.
+pub fn gateway_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("TOLLGATE_BIN") {
+        return PathBuf::from(bin);
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("load: cargo build --release --bin tollgate");
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--bin", "tollgate"])
+        .current_dir(workspace)
+        .status()
+        .expect("run cargo to build the gateway");
+    assert!(
+        status.success(),
+        "`cargo build --release --bin tollgate` failed ({status}); fix the build, or point TOLLGATE_BIN at a \
+         release binary"
+    );
+    target_dir().join("release").join("tollgate")
+}
+
+/// Writes the config (see [`config_yaml`] for `routing`) and starts the gateway `binary` in front
+/// of `upstream` on a free port, then waits until `/health/liveliness` answers 200. `threads` is
+/// passed as `--threads` when set (the gateway's default is one per core).
+pub fn start_gateway(
+    binary: &Path,
+    upstream: SocketAddr,
+    threads: Option<usize>,
+    routing: Option<&str>,
+) -> io::Result<ProxyProcess> {
+    let dir = tempfile::Builder::new().prefix("tollgate-load-").tempdir()?;
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, config_yaml(upstream, routing))?;
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state)?;
+    let port = free_port()?;
+
+    let mut command = Command::new(binary);
+    command
+        .arg("--config")
+        .arg(&config)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--state-dir")
+        .arg(&state)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    if let Some(threads) = threads {
+        command.args(["--threads", &threads.to_string()]);
+    }
+    ProxyProcess::spawn_in("gateway", command, (Ipv4Addr::LOCALHOST, port).into(), b"HTTP/1.1 200", dir)
+}
+
 /// The LiteLLM config: master-key auth on, one group with one OpenAI deployment on the fake; with
-/// `LOAD_ROUTING` set, two deployments on the fake under that `routing_strategy`, so the strategy runs.
-fn config_yaml(upstream: SocketAddr) -> String {
-    let routing = std::env::var("LOAD_ROUTING").ok().filter(|r| !r.is_empty());
+/// a `routing` strategy (`LOAD_ROUTING`), two deployments on the fake under that
+/// `routing_strategy`, so the strategy runs.
+fn config_yaml(upstream: SocketAddr, routing: Option<&str>) -> String {
     let deployment = format!(
         "  - model_name: {MODEL_GROUP}
     litellm_params:
@@ -144,7 +164,7 @@ fn config_yaml(upstream: SocketAddr) -> String {
 ",
         key = super::upstream::UPSTREAM_KEY
     );
-    let (deployments, router) = match &routing {
+    let (deployments, router) = match routing {
         // The second entry differs by its rpm so it is a deployment of its own.
         Some(strategy) => (
             format!("{deployment}{deployment}      rpm: 100000000\n"),
@@ -155,19 +175,19 @@ fn config_yaml(upstream: SocketAddr) -> String {
     format!("model_list:\n{deployments}{router}general_settings:\n  master_key: {MASTER_KEY}\n")
 }
 
-/// One `GET /health/liveliness` on a fresh connection: did it answer 200?
-fn liveliness(addr: SocketAddr) -> io::Result<bool> {
+/// One `GET /health/liveliness` on a fresh connection: the first bytes of the answer.
+fn liveliness(addr: SocketAddr) -> io::Result<[u8; 12]> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     stream.set_read_timeout(Some(Duration::from_secs(1)))?;
     stream.set_write_timeout(Some(Duration::from_secs(1)))?;
     write!(stream, "GET /health/liveliness HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
     let mut head = [0u8; 12];
     stream.read_exact(&mut head)?;
-    Ok(head.starts_with(b"HTTP/1.1 200"))
+    Ok(head)
 }
 
 /// A port of 127.0.0.1 that was free a moment ago (bound, then released).
-fn free_port() -> io::Result<u16> {
+pub fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
 }
 

@@ -1,5 +1,5 @@
-//! The report: one markdown table of gateway vs direct with the issue's targets next to the
-//! figures, headed by the machine, the versions and the exact knobs of the run.
+//! The report: one markdown table of direct vs plain Pingora vs gateway with the issue's targets
+//! next to the figures, headed by the machine, the versions and the exact knobs of the run.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -56,21 +56,21 @@ impl Phase {
     }
 }
 
-/// The gateway's CPU and memory over a closed loop.
+/// A proxy's CPU and memory over a closed loop.
 #[derive(Debug, Clone, Copy)]
 pub struct Cost {
-    /// Gateway CPU seconds per 1000 successful requests.
+    /// CPU seconds per 1000 successful requests.
     pub cpu_per_1000: f64,
-    /// Gateway CPU time over wall time: how many cores it kept busy.
+    /// CPU time over wall time: how many cores it kept busy.
     pub cores_busy: f64,
-    /// Requests the gateway had served in all when `usage` was read.
+    /// Requests the process had served in all when `usage` was read.
     pub served: u64,
     /// The reading at the end.
     pub usage: ProcessUsage,
 }
 
 impl Cost {
-    /// The gateway's cost between two readings around `phase`.
+    /// The cost between two readings around `phase`.
     pub fn between(before: &ProcessUsage, after: &ProcessUsage, phase: &Phase, wall: Duration, served: u64) -> Self {
         let cpu = after.cpu.saturating_sub(before.cpu).as_secs_f64();
         Self {
@@ -82,6 +82,13 @@ impl Cost {
     }
 }
 
+/// Picks one percentile out of a [`Latency`].
+type Percentile = fn(&Latency) -> Duration;
+
+/// The paths a request takes, in the order of every `[_; 3]` below: the fake upstream directly,
+/// through a plain Pingora proxy, through the gateway.
+pub const PATHS: [&str; 3] = ["direct", "passthrough", "gateway"];
+
 /// Everything one run of the bench measured.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -91,21 +98,23 @@ pub struct Report {
     pub versions: Vec<String>,
     /// `NAME=value` of every knob, defaults included.
     pub knobs: Vec<String>,
-    /// Who runs on how many threads: the three processes share the machine.
+    /// Who runs on how many threads: the processes share the machine.
     pub threads: String,
     /// Open-loop rate, req/s.
     pub rate: u32,
     /// Closed-loop connections.
     pub connections: usize,
-    /// Open loop, direct and through the gateway.
-    pub open: [Phase; 2],
-    /// Closed loop, direct and through the gateway.
-    pub closed: [Phase; 2],
-    /// Gateway RSS once live, before any load.
-    pub idle: ProcessUsage,
-    /// Gateway cost over the closed loop.
-    pub cost: Cost,
-    /// The long run of `LOAD_RSS_REQUESTS`, when asked for.
+    /// Open loop, per path.
+    pub open: [Phase; 3],
+    /// One connection back to back, per path.
+    pub serial: [Phase; 3],
+    /// Closed loop, per path.
+    pub closed: [Phase; 3],
+    /// Passthrough and gateway usage once live, before any load.
+    pub idle: [ProcessUsage; 2],
+    /// Passthrough and gateway cost over their closed loops.
+    pub costs: [Cost; 2],
+    /// The gateway's long run of `LOAD_RSS_REQUESTS`, when asked for.
     pub long: Option<(Phase, Cost)>,
     /// Completions the fake upstream served, and how many the client got back in all.
     pub upstream_served: (u64, u64),
@@ -116,8 +125,6 @@ pub struct Report {
 impl Report {
     /// The report as markdown.
     pub fn markdown(&self) -> String {
-        let [open_direct, open_gateway] = &self.open;
-        let [closed_direct, closed_gateway] = &self.closed;
         let m = &self.machine;
         let mut out = String::new();
         let _ = writeln!(out, "## Tollgate load benchmark\n");
@@ -135,105 +142,123 @@ impl Report {
         let _ = writeln!(out, "- threads: {}", self.threads);
         let _ = writeln!(
             out,
-            "- path: client → gateway → fake upstream vs client → fake upstream, all on 127.0.0.1 \
-             of this machine; `POST /v1/chat/completions`, {} B non-streaming request, {} B \
-             answer, master-key auth on\n",
+            "- paths: client → fake upstream (direct), client → plain Pingora proxy → fake (passthrough), \
+             client → gateway → fake, all on 127.0.0.1 of this machine; `POST /v1/chat/completions`, {} B \
+             non-streaming request, {} B answer; master-key auth on the gateway\n",
             super::client::CHAT_REQUEST.len(),
             super::upstream::COMPLETION.len()
         );
 
-        let _ = writeln!(out, "| measure | direct | gateway | added | target | met |");
-        let _ = writeln!(out, "|---|--:|--:|--:|---|:-:|");
+        let _ = writeln!(out, "| measure | direct | passthrough | gateway | added (gateway − direct) | target | met |");
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|---|:-:|");
         let rate = self.rate;
-        let open_row = |out: &mut String, name: &str, pick: fn(&Latency) -> Duration, max: Option<Duration>| {
-            let direct = pick(&open_direct.latency);
-            let gateway = pick(&open_gateway.latency);
-            let added = ms(gateway) - ms(direct);
+        let targets: [(&str, Percentile, Option<Duration>); 4] = [
+            ("p50", |l| l.p50, Some(ADDED_P50_MAX)),
+            ("p90", |l| l.p90, None),
+            ("p99", |l| l.p99, Some(ADDED_P99_MAX)),
+            ("max", |l| l.max, None),
+        ];
+        for (name, pick, max) in targets {
+            let [direct, passthrough, gateway] = self.open.each_ref().map(|p| ms(pick(&p.latency)));
+            let added = gateway - direct;
             let (target, met) = match max {
                 Some(max) => (format!("added ≤ {} ms", ms(max)), verdict(added <= ms(max))),
                 None => (String::new(), String::new()),
             };
             let _ = writeln!(
                 out,
-                "| {name}, open loop {rate} req/s | {:.3} ms | {:.3} ms | {added:+.3} ms | {target} | {met} |",
-                ms(direct),
-                ms(gateway)
+                "| {name}, open loop {rate} req/s | {direct:.3} ms | {passthrough:.3} ms | {gateway:.3} ms | \
+                 {added:+.3} ms | {target} | {met} |"
             );
-        };
-        open_row(&mut out, "p50", |l| l.p50, Some(ADDED_P50_MAX));
-        open_row(&mut out, "p90", |l| l.p90, None);
-        open_row(&mut out, "p99", |l| l.p99, Some(ADDED_P99_MAX));
-        open_row(&mut out, "max", |l| l.max, None);
-
-        let _ = writeln!(
-            out,
-            "| throughput, closed loop {} conns | {} req/s | {} req/s | | ≥ {} req/s | {} |",
-            self.connections,
-            thousands(closed_direct.throughput),
-            thousands(closed_gateway.throughput),
-            thousands(THROUGHPUT_MIN),
-            verdict(closed_gateway.throughput >= THROUGHPUT_MIN)
-        );
-        let _ = writeln!(
-            out,
-            "| p50 / p99, closed loop | {:.2} / {:.2} ms | {:.2} / {:.2} ms | | | |",
-            ms(closed_direct.latency.p50),
-            ms(closed_direct.latency.p99),
-            ms(closed_gateway.latency.p50),
-            ms(closed_gateway.latency.p99)
-        );
-        let cost = &self.cost;
-        let _ = writeln!(
-            out,
-            "| gateway CPU per 1000 requests, closed loop | | {:.3} s ({:.2} cores busy) | | ≤ {CPU_PER_1000_MAX} s | {} |",
-            cost.cpu_per_1000,
-            cost.cores_busy,
-            verdict(cost.cpu_per_1000 <= CPU_PER_1000_MAX)
-        );
-        let _ = writeln!(out, "| gateway RSS live, before load | | {} | | | |", megabytes(self.idle.rss_bytes));
-        for (name, cost) in
-            std::iter::once(("closed loop", cost)).chain(self.long.as_ref().map(|(_, long)| ("long run", long)))
-        {
-            let applies = cost.served >= RSS_AFTER_REQUESTS;
+        }
+        for (name, pick) in [("p50", (|l: &Latency| l.p50) as Percentile), ("p99", |l| l.p99)] {
+            let [direct, passthrough, gateway] = self.serial.each_ref().map(|p| ms(pick(&p.latency)));
             let _ = writeln!(
                 out,
-                "| gateway RSS after {} requests ({name}) | | {} (peak {}) | | ≤ {} after {} | {} |",
-                thousands(cost.served as f64),
+                "| {name}, 1 conn back to back | {direct:.3} ms | {passthrough:.3} ms | {gateway:.3} ms | \
+                 {:+.3} ms | | |",
+                gateway - direct
+            );
+        }
+        let [direct, passthrough, gateway] = self.closed.each_ref().map(|p| thousands(p.throughput));
+        let _ = writeln!(
+            out,
+            "| throughput, closed loop {} conns | {direct} req/s | {passthrough} req/s | {gateway} req/s | | \
+             ≥ {} req/s | {} |",
+            self.connections,
+            thousands(THROUGHPUT_MIN),
+            verdict(self.closed[2].throughput >= THROUGHPUT_MIN)
+        );
+        let [direct, passthrough, gateway] =
+            self.closed.each_ref().map(|p| format!("{:.2} / {:.2} ms", ms(p.latency.p50), ms(p.latency.p99)));
+        let _ = writeln!(out, "| p50 / p99, closed loop | {direct} | {passthrough} | {gateway} | | | |");
+        let [passthrough, gateway] = &self.costs;
+        let _ = writeln!(
+            out,
+            "| CPU per 1000 requests, closed loop | | {:.3} s ({:.2} cores busy) | {:.3} s ({:.2} cores busy) | | \
+             ≤ {CPU_PER_1000_MAX} s | {} |",
+            passthrough.cpu_per_1000,
+            passthrough.cores_busy,
+            gateway.cpu_per_1000,
+            gateway.cores_busy,
+            verdict(gateway.cpu_per_1000 <= CPU_PER_1000_MAX)
+        );
+        let _ = writeln!(
+            out,
+            "| RSS live, before load | | {} | {} | | | |",
+            megabytes(self.idle[0].rss_bytes),
+            megabytes(self.idle[1].rss_bytes)
+        );
+        let _ = writeln!(
+            out,
+            "| RSS after the closed loop | | {} | {} (peak {}) after {} requests | | ≤ {} after {} | {} |",
+            megabytes(passthrough.usage.rss_bytes),
+            megabytes(gateway.usage.rss_bytes),
+            megabytes(gateway.usage.peak_rss_bytes),
+            thousands(gateway.served as f64),
+            megabytes(RSS_MAX),
+            thousands(RSS_AFTER_REQUESTS as f64),
+            rss_verdict(gateway)
+        );
+        if let Some((long, cost)) = &self.long {
+            let _ = writeln!(
+                out,
+                "| RSS after the long run | | | {} (peak {}) after {} requests | | ≤ {} after {} | {} |",
                 megabytes(cost.usage.rss_bytes),
                 megabytes(cost.usage.peak_rss_bytes),
+                thousands(cost.served as f64),
                 megabytes(RSS_MAX),
                 thousands(RSS_AFTER_REQUESTS as f64),
-                if applies { verdict(cost.usage.rss_bytes <= RSS_MAX) } else { "n/a (too few requests)".to_owned() }
+                rss_verdict(cost)
             );
-        }
-        if let Some((long, long_cost)) = &self.long {
             let _ = writeln!(
                 out,
-                "| long run: throughput, CPU per 1000 | | {} req/s, {:.3} s | | | |",
+                "| long run: throughput, CPU per 1000 | | | {} req/s, {:.3} s | | | |",
                 thousands(long.throughput),
-                long_cost.cpu_per_1000
+                cost.cpu_per_1000
             );
         }
-        let failed = |phases: &[&Phase]| phases.iter().map(|p| p.failures).sum::<u64>();
-        let direct_failed = failed(&[open_direct, closed_direct]);
-        let mut gateway_phases = vec![open_gateway, closed_gateway];
-        gateway_phases.extend(self.long.as_ref().map(|(p, _)| p));
-        let gateway_failed = failed(&gateway_phases);
+        let phases = |i: usize| {
+            let mut all = vec![&self.open[i], &self.serial[i], &self.closed[i]];
+            if i == 2 {
+                all.extend(self.long.as_ref().map(|(p, _)| p));
+            }
+            all
+        };
+        let [direct, passthrough, gateway] = [0, 1, 2].map(|i| phases(i).iter().map(|p| p.failures).sum::<u64>());
         let _ = writeln!(
             out,
-            "| failed requests | {direct_failed} | {gateway_failed} | | 0 | {} |",
-            verdict(direct_failed == 0 && gateway_failed == 0)
+            "| failed requests | {direct} | {passthrough} | {gateway} | | 0 | {} |",
+            verdict(direct + passthrough + gateway == 0)
         );
 
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "- open loop: {} + {} requests answered; worst dispatch lag {:.2} / {:.2} ms; {} ticks dropped",
-            open_direct.ok,
-            open_gateway.ok,
-            ms(open_direct.max_dispatch_lag),
-            ms(open_gateway.max_dispatch_lag),
-            open_direct.dropped + open_gateway.dropped
+            "- open loop: {} requests answered per path; worst dispatch lag {:.2} ms; {} ticks dropped",
+            self.open[2].ok,
+            self.open.iter().map(|p| ms(p.max_dispatch_lag)).fold(0.0, f64::max),
+            self.open.iter().map(|p| p.dropped).sum::<u64>()
         );
         let _ = writeln!(
             out,
@@ -250,14 +275,8 @@ impl Report {
             thousands(expected as f64),
             if served == expected { "" } else { " (MISMATCH: not every answer came from upstream)" }
         );
-        for phase in [open_direct, open_gateway, closed_direct, closed_gateway]
-            .into_iter()
-            .chain(self.long.as_ref().map(|(p, _)| p))
-        {
-            if let Some(first) = &phase.first_failure {
-                let _ = writeln!(out, "- first failure: {first}");
-                break;
-            }
+        if let Some(first) = (0..3).flat_map(phases).find_map(|p| p.first_failure.as_ref()) {
+            let _ = writeln!(out, "- first failure: {first}");
         }
         out
     }
@@ -295,6 +314,14 @@ fn ms(d: Duration) -> f64 {
 
 fn verdict(met: bool) -> String {
     if met { "yes" } else { "**no**" }.to_owned()
+}
+
+/// The RSS target applies only once enough requests have gone through.
+fn rss_verdict(cost: &Cost) -> String {
+    if cost.served < RSS_AFTER_REQUESTS {
+        return "n/a (too few requests)".to_owned();
+    }
+    verdict(cost.usage.rss_bytes <= RSS_MAX)
 }
 
 fn megabytes(bytes: u64) -> String {
