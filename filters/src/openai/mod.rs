@@ -264,10 +264,18 @@ impl<'de> Visitor<'de> for KeyVisitor {
     }
 }
 
-/// Writes `s` as a JSON string literal, escaped exactly as serde_json escapes it.
-fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Writes `s` as a JSON string literal, escaped exactly as serde_json escapes it (the one escaper every
+/// translator writes strings with).
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
+    write_json_str_body(out, s);
+    out.push(b'"');
+}
+
+/// Writes `s` escaped for the inside of a JSON string literal, without the quotes, so pieces of one
+/// string can be written one after the other.
+pub fn write_json_str_body(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
@@ -284,17 +292,15 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
         };
         out.extend_from_slice(&bytes[start..i]);
         if escape.is_empty() {
-            let (hi, lo) = (usize::from(byte >> 4), usize::from(byte & 0xf));
             out.extend_from_slice(b"\\u00");
-            out.push(HEX[hi]);
-            out.push(HEX[lo]);
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
         } else {
             out.extend_from_slice(escape);
         }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// OpenAI's error body: `{"error":{"message","type","param","code"}}`, `param`/`code` null when `None`.
