@@ -21,6 +21,7 @@
 //! defaults) stays the raw JSON text the client sent and is written back byte for byte. That keeps the
 //! rewrite to one parse and no re-escaping of the bulk of a schema.
 
+use crate::openai::Key;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -363,38 +364,6 @@ impl<'de> Visitor<'de> for NamedVisitor {
             named.push((key, map.next_value::<Schema<'de>>()?));
         }
         Ok(Named(named))
-    }
-}
-
-/// An object key, borrowed when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-/// Builds a [`Key`].
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v)))
     }
 }
 

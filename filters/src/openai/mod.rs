@@ -233,7 +233,7 @@ impl<'de> Visitor<'de> for MembersVisitor {
 }
 
 /// A JSON string borrowed from the body when it has no escapes, decoded into an owned string when it has.
-struct Key<'a>(Cow<'a, str>);
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
