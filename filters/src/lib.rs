@@ -342,7 +342,8 @@ pub enum TranslateError {
 /// The translate seam: the body to send to `provider` for a parsed client request.
 ///
 /// Passthrough providers get the client body with `model` replaced by `upstream_model` (Azure too: it
-/// ignores the member, the deployment is in the path). Translated providers are `Unsupported` until their
+/// ignores the member, the deployment is in the path); a stream (`"stream": true` on chat or text
+/// completions) also gets `stream_options.include_usage: true`, so its usage is always known. Translated providers are `Unsupported` until their
 /// translators land.
 pub fn translate_request(
     provider: Provider,
@@ -359,8 +360,15 @@ pub fn translate_request(
         Provider::Bedrock => bedrock::request(endpoint, request, upstream_model, opts),
         Provider::Cohere => cohere::request(endpoint, request, upstream_model, opts),
         _ => {
-            let mut out = Vec::with_capacity(request.body_len() + 16);
-            request.write_with_model(upstream_model, &mut out);
+            let mut out = Vec::with_capacity(request.body_len() + 48);
+            // A stream always asks for its usage (budgets charge every call); the translator drops the usage
+            // chunk again when the client did not ask for it. Embeddings have no stream.
+            let stream = endpoint != Endpoint::Embeddings && request.stream().unwrap_or(false);
+            if stream {
+                request.write_with_model_and_usage(upstream_model, &mut out);
+            } else {
+                request.write_with_model(upstream_model, &mut out);
+            }
             Ok(out)
         }
     }
@@ -456,7 +464,9 @@ pub enum StreamTranslator {
 
 impl StreamTranslator {
     /// The translator for a stream from `provider`; `include_usage` is the client's
-    /// `stream_options.include_usage` (a usage chunk before `[DONE]`).
+    /// `stream_options.include_usage` (a usage chunk before `[DONE]`). OpenAI-compatible providers are always
+    /// asked for the usage ([`translate_request`]); without `include_usage` their usage chunk is read and
+    /// dropped.
     pub fn new(provider: Provider, meta: &ResponseMeta<'_>, include_usage: bool, max_event_bytes: usize) -> Self {
         match provider {
             Provider::Anthropic => StreamTranslator::Anthropic(anthropic::Stream::with_max_event_bytes(
@@ -467,7 +477,9 @@ impl StreamTranslator {
             Provider::Gemini | Provider::VertexAi => StreamTranslator::Gemini(gemini::Stream::new(meta, include_usage)),
             Provider::Bedrock => StreamTranslator::Bedrock(bedrock::Stream::new(meta, include_usage)),
             Provider::Cohere => StreamTranslator::Cohere(cohere::Stream::new(meta, include_usage)),
-            _ => StreamTranslator::Passthrough(openai::StreamRestamper::new(meta.model, max_event_bytes)),
+            _ => {
+                StreamTranslator::Passthrough(openai::StreamRestamper::new(meta.model, include_usage, max_event_bytes))
+            }
         }
     }
 
@@ -490,6 +502,32 @@ impl StreamTranslator {
             StreamTranslator::Gemini(s) => s.finish(out),
             StreamTranslator::Bedrock(s) => s.finish(out),
             StreamTranslator::Cohere(s) => s.finish(out),
+        }
+    }
+
+    /// The stream's usage as far as the provider has said it (for Anthropic and Gemini it may be a running
+    /// count until the stream ends; see [`Self::produced_estimate`] for what to charge).
+    pub fn usage(&self) -> Option<Usage> {
+        match self {
+            StreamTranslator::Passthrough(s) => s.usage(),
+            StreamTranslator::Anthropic(s) => s.usage(),
+            StreamTranslator::Gemini(s) => s.usage(),
+            StreamTranslator::Bedrock(s) => s.usage(),
+            StreamTranslator::Cohere(s) => s.usage(),
+        }
+    }
+
+    /// What to charge for the stream so far, also when it was cut short: the provider's usage when it said
+    /// its final one, else an estimate (lossy; see [`usage::Produced::charge`]): completion tokens from the
+    /// bytes of content, reasoning and tool-call arguments passed on (about 4 bytes a token), prompt tokens
+    /// only when the provider already reported them (else 0).
+    pub fn produced_estimate(&self) -> Usage {
+        match self {
+            StreamTranslator::Passthrough(s) => s.produced_estimate(),
+            StreamTranslator::Anthropic(s) => s.produced_estimate(),
+            StreamTranslator::Gemini(s) => s.produced_estimate(),
+            StreamTranslator::Bedrock(s) => s.produced_estimate(),
+            StreamTranslator::Cohere(s) => s.produced_estimate(),
         }
     }
 

@@ -10,6 +10,11 @@
 //!
 //! `None` means the provider did not say; `Some(0)` means it said zero. Cached and reasoning tokens are
 //! parts of `prompt_tokens` / `completion_tokens`, never added on top, so nothing is counted twice.
+//!
+//! Also here: the estimates budgets need before a provider has said its usage ([`estimate_prompt_tokens`]
+//! before a call, [`Produced`] for a stream cut short). They are estimates, never what a provider said.
+
+use crate::openai::RequestView;
 
 /// Token counts of one call, in OpenAI's terms.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,5 +59,85 @@ impl Usage {
             u["completion_tokens_details"] = serde_json::json!({"reasoning_tokens": r});
         }
         u
+    }
+}
+
+/// Bytes of text per token assumed by every estimate here (a rough average for English text and JSON with
+/// OpenAI's and Anthropic's tokenizers; other languages and code differ, which is why it is an estimate).
+pub const BYTES_PER_TOKEN: u64 = 4;
+
+/// Tokens every chat message costs beyond its text (role, separators), as OpenAI's cookbook counts them.
+pub const TOKENS_PER_MESSAGE: u64 = 4;
+
+/// `ceil(bytes / BYTES_PER_TOKEN)`: a token estimate of a text's byte length.
+pub fn tokens_of_bytes(bytes: u64) -> u64 {
+    bytes.div_ceil(BYTES_PER_TOKEN)
+}
+
+/// An estimate (lossy, never a bill) of a request's prompt tokens, for reserving budget before the call.
+///
+/// The byte length of the raw JSON of `messages`, `prompt`, `input`, `tools` and `functions` divided by
+/// [`BYTES_PER_TOKEN`], plus [`TOKENS_PER_MESSAGE`] per chat message. Messages are counted by the `"role"`
+/// keys in the raw `messages` (a byte search, no parse; a content that is exactly the string `"role"` counts
+/// too, which an estimate can afford). JSON punctuation and escapes are counted as text, so JSON-heavy
+/// prompts are overestimated a little; images and audio are counted by the bytes of their URL or base64
+/// data, which overestimates them a lot. Nothing is parsed: the view already holds the raw values.
+pub fn estimate_prompt_tokens(view: &RequestView<'_>) -> u64 {
+    let mut bytes = 0u64;
+    for key in ["messages", "prompt", "input", "tools", "functions"] {
+        if let Some(raw) = view.get(key).filter(|r| r.get() != "null") {
+            bytes += raw.get().len() as u64;
+        }
+    }
+    let messages = view.get("messages").map_or(0, |m| m.get().matches("\"role\"").count() as u64);
+    tokens_of_bytes(bytes) + messages * TOKENS_PER_MESSAGE
+}
+
+/// Counts the generated text a stream has passed on (content, reasoning, tool-call arguments), so a stream
+/// cut short before the provider said its usage can still be charged for what it produced. No allocation:
+/// one counter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Produced {
+    bytes: u64,
+}
+
+impl Produced {
+    /// Adds `bytes` counted elsewhere.
+    pub fn add_bytes(&mut self, bytes: u64) {
+        self.bytes += bytes;
+    }
+
+    /// Adds `text`, decoded.
+    pub fn add_text(&mut self, text: &str) {
+        self.bytes += text.len() as u64;
+    }
+
+    /// Adds a JSON string literal by its raw length without the quotes (escapes count as written: `\n` is two
+    /// bytes, `\u00e9` six; lossy, and only ever an overestimate). A value that is not a string adds its
+    /// whole raw length.
+    pub fn add_raw_json_str(&mut self, raw: &str) {
+        let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
+        self.bytes += inner.len() as u64;
+    }
+
+    /// The bytes counted so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The usage to charge a stream for, given the provider's usage so far and whether it is final.
+    ///
+    /// A final usage (the provider said it at the end of the stream) is returned as it is. Otherwise it is an
+    /// estimate (lossy): the prompt and cache counts the provider reported, if any (Anthropic's
+    /// `message_start` has them), else 0; completion tokens are the larger of what the provider reported so
+    /// far and [`tokens_of_bytes`] of the text counted here.
+    pub fn charge(&self, reported: Option<Usage>, reported_final: bool) -> Usage {
+        match reported {
+            Some(usage) if reported_final => usage,
+            Some(usage) => {
+                Usage { completion_tokens: usage.completion_tokens.max(tokens_of_bytes(self.bytes)), ..usage }
+            }
+            None => Usage { completion_tokens: tokens_of_bytes(self.bytes), ..Usage::default() },
+        }
     }
 }

@@ -31,6 +31,7 @@
 use super::error::status_of_type;
 use super::wire::{finish_reason, ContentBlock, Delta, Event, WireUsage};
 use crate::framing::sse::{SseDecoder, SseEvent, DONE};
+use crate::usage::Produced;
 use crate::{ResponseMeta, TranslateError, Usage};
 
 /// The most one SSE event may buffer before the stream is refused (`Stream::new`; the gateway can choose
@@ -75,6 +76,10 @@ pub struct Stream {
     tool_calls: u32,
     json_answered: bool,
     usage: Option<WireUsage>,
+    /// `message_delta` said the usage: the counts are the answer's, not `message_start`'s opening ones.
+    usage_final: bool,
+    /// The text passed on, for charging a stream cut short.
+    produced: Produced,
     stop_reason: Option<&'static str>,
     /// The role chunk was written.
     started: bool,
@@ -113,6 +118,8 @@ impl Stream {
             tool_calls: 0,
             json_answered: false,
             usage: None,
+            usage_final: false,
+            produced: Produced::default(),
             stop_reason: None,
             started: false,
             ended: false,
@@ -153,6 +160,12 @@ impl Stream {
     /// The stream's usage, once the provider has said it (`message_start`, then `message_delta`).
     pub fn usage(&self) -> Option<Usage> {
         self.usage.map(WireUsage::to_usage)
+    }
+
+    /// What to charge: the usage once `message_delta` said it, else an estimate (lossy): `message_start`'s
+    /// prompt counts and the larger of its output count and the text passed on (see [`Produced::charge`]).
+    pub fn produced_estimate(&self) -> Usage {
+        self.produced.charge(self.usage(), self.usage_final)
     }
 
     fn handle_all(&mut self, events: &[SseEvent], out: &mut Vec<u8>) -> Result<(), TranslateError> {
@@ -199,6 +212,7 @@ impl Stream {
                 }
             }
             "message_delta" => {
+                self.usage_final |= event.usage.is_some();
                 self.add_usage(event.usage);
                 if let Some(delta) = event.delta {
                     self.stop_reason = Some(finish_reason(delta.stop_reason));
@@ -250,6 +264,7 @@ impl Stream {
         let state = match block.kind {
             "text" => {
                 if let Some(text) = block.text.filter(|t| t.get() != "\"\"") {
+                    self.produced.add_raw_json_str(text.get());
                     self.delta(out, &[b"{\"content\":", text.get().as_bytes(), b"}"]);
                 }
                 Block::Text
@@ -300,6 +315,7 @@ impl Stream {
                 // that already holds something is sent as the first piece.
                 let has_arguments = match block.input.map(|i| i.get()) {
                     Some(input) if input != "{}" => {
+                        self.produced.add_text(input);
                         self.arguments(out, call, &json_string(input));
                         true
                     }
@@ -317,11 +333,15 @@ impl Stream {
         match delta.kind {
             Some("text_delta") => {
                 if let Some(text) = delta.text.filter(|t| t.get() != "\"\"") {
+                    self.produced.add_raw_json_str(text.get());
                     self.delta(out, &[b"{\"content\":", text.get().as_bytes(), b"}"]);
                 }
             }
             Some("input_json_delta") => {
                 let Some(piece) = delta.partial_json.filter(|p| p.get() != "\"\"") else { return };
+                if matches!(block, Some(Block::Tool { .. } | Block::JsonTool)) {
+                    self.produced.add_raw_json_str(piece.get());
+                }
                 match block {
                     Some(Block::Tool { call, .. }) => {
                         self.arguments(out, call, piece.get());
@@ -401,7 +421,8 @@ impl Stream {
         Ok(())
     }
 
-    fn thinking_delta(&self, out: &mut Vec<u8>, text: &str) {
+    fn thinking_delta(&mut self, out: &mut Vec<u8>, text: &str) {
+        self.produced.add_raw_json_str(text);
         self.delta(
             out,
             &[

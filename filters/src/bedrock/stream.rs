@@ -31,6 +31,7 @@ use serde::Deserialize;
 use crate::framing::eventstream::{EventStreamDecoder, EventStreamError, Frame, MAX_FRAME_BYTES};
 use crate::framing::sse::DONE;
 use crate::framing::FramingError;
+use crate::usage::Produced;
 use crate::{ResponseMeta, TranslateError, Usage};
 
 use super::mapping::{error_kind, finish_reason, TokenUsage};
@@ -56,6 +57,8 @@ pub struct Stream {
     /// `data: [DONE]` has been written: nothing more is.
     done: bool,
     usage: Option<Usage>,
+    /// The text passed on, for charging a stream cut short (Bedrock says the usage only in `metadata`, last).
+    produced: Produced,
     /// Tool-call content blocks: (Bedrock block index, OpenAI tool call index, got any input).
     tools: Vec<ToolBlock>,
     /// The content block of LiteLLM's JSON-mode tool, whose input is the answer's content.
@@ -90,6 +93,7 @@ impl Stream {
             finished: false,
             done: false,
             usage: None,
+            produced: Produced::default(),
             tools: Vec::new(),
             json_block: None,
         }
@@ -146,6 +150,12 @@ impl Stream {
     /// The stream's usage, once the provider has said it.
     pub fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    /// What to charge: the usage of `metadata` once it came (Bedrock sends it once, at the end), else an
+    /// estimate (lossy) from the text passed on, with no prompt tokens (see [`Produced::charge`]).
+    pub fn produced_estimate(&self) -> Usage {
+        self.produced.charge(self.usage, true)
     }
 
     /// Translates one frame.
@@ -211,6 +221,7 @@ impl Stream {
                     }
                     block.has_input = true;
                     let index = block.index;
+                    self.produced.add_text(&tool.input);
                     self.tool_arguments(out, index, &tool.input);
                 } else if let Some(text) = delta.reasoning_content.and_then(|r| r.text) {
                     self.content(out, "reasoning_content", &text);
@@ -267,6 +278,7 @@ impl Stream {
         if text.is_empty() {
             return;
         }
+        self.produced.add_text(text);
         self.start(out);
         self.open_chunk(out);
         out.extend_from_slice(b"{\"");

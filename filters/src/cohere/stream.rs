@@ -26,6 +26,7 @@ use super::json::{is_empty_string, is_null, write_raw, write_str, write_u64};
 use super::response::{finish_reason, usage_of, write_usage};
 use super::wire::{DeltaToolCall, EndDelta, Event, MessageDelta};
 use crate::framing::sse::{SseDecoder, SseEvent, DONE};
+use crate::usage::Produced;
 use crate::{ResponseMeta, TranslateError, Usage};
 
 /// The most one Cohere event may buffer: deltas are a few hundred bytes; a `citation-start` carrying its
@@ -68,6 +69,8 @@ pub struct Stream {
     /// The OpenAI index of the call the last `tool-call-start` opened (deltas may leave `index` out).
     current_tool: Option<usize>,
     usage: Option<Usage>,
+    /// The text passed on, for charging a stream cut short (Cohere says the usage only in `message-end`).
+    produced: Produced,
 }
 
 impl Stream {
@@ -90,6 +93,7 @@ impl Stream {
             tools: Vec::new(),
             current_tool: None,
             usage: None,
+            produced: Produced::default(),
         }
     }
 
@@ -125,6 +129,12 @@ impl Stream {
     /// The stream's usage, once the provider has said it (`message-end`).
     pub fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    /// What to charge: the usage of `message-end` once it came, else an estimate (lossy) from the text
+    /// passed on, with no prompt tokens (see [`Produced::charge`]).
+    pub fn produced_estimate(&self) -> Usage {
+        self.produced.charge(self.usage, true)
     }
 
     /// Translates the decoded events; the first error fails the stream.
@@ -231,6 +241,9 @@ impl Stream {
         self.tools.push(cohere_index);
         self.current_tool = Some(index);
         let function = call.function.as_ref();
+        if let Some(arguments) = function.and_then(|f| f.arguments).filter(|a| has_text(a)) {
+            self.produced.add_raw_json_str(arguments.get());
+        }
         self.start(out);
         self.chunk(out, None, |out| {
             out.extend_from_slice(b"{\"tool_calls\":[{\"index\":");
@@ -266,6 +279,7 @@ impl Stream {
                 "cohere stream: tool-call-delta before any tool-call-start".into(),
             ));
         };
+        self.produced.add_raw_json_str(arguments.get());
         self.chunk(out, None, |out| {
             out.extend_from_slice(b"{\"tool_calls\":[{\"index\":");
             write_u64(out, index as u64);
@@ -309,6 +323,7 @@ impl Stream {
 
     /// A chunk whose delta is one string member (`content`, `reasoning_content`), the value copied raw.
     fn text(&mut self, out: &mut Vec<u8>, member: &[u8], text: &RawValue) {
+        self.produced.add_raw_json_str(text.get());
         self.start(out);
         self.chunk(out, None, |out| {
             out.extend_from_slice(b"{\"");

@@ -28,6 +28,7 @@ use super::response::{write_arguments, write_logprobs};
 use super::wire::{Candidate, GenerateContentResponse, LogprobsResult};
 use super::{error::stream_error, finish_reason, usage_of, write_usage};
 use crate::framing::sse::{self, SseDecoder, SseEvent};
+use crate::usage::Produced;
 use crate::{ResponseMeta, TranslateError, Usage};
 
 /// The most choices a stream may have (Gemini's `candidateCount` is at most 8).
@@ -63,6 +64,10 @@ pub struct Stream {
     /// Tool calls written across all choices (ids stay unique in the answer).
     next_call: u64,
     usage: Option<Usage>,
+    /// The usage came with a `finishReason` (or a blocked prompt): it is the answer's, not a running count.
+    usage_final: bool,
+    /// The text passed on, for charging a stream cut short.
+    produced: Produced,
     /// `[DONE]` has been written.
     done: bool,
 }
@@ -92,6 +97,8 @@ impl Stream {
             choices: Vec::with_capacity(1),
             next_call: 0,
             usage: None,
+            usage_final: false,
+            produced: Produced::default(),
             done: false,
         }
     }
@@ -141,6 +148,12 @@ impl Stream {
         self.usage
     }
 
+    /// What to charge: the usage once it came with the answer's end, else an estimate (lossy): the counts
+    /// so far, completion raised to the text passed on (see [`Produced::charge`]).
+    pub fn produced_estimate(&self) -> Usage {
+        self.produced.charge(self.usage, self.usage_final)
+    }
+
     /// Translates complete events.
     fn translate(&mut self, events: &[SseEvent], out: &mut Vec<u8>) -> Result<(), TranslateError> {
         for event in events {
@@ -164,6 +177,8 @@ impl Stream {
             // Vertex's early chunks carry `usageMetadata` without counts; only counts replace counts.
             if metadata.prompt_token_count.is_some() || metadata.candidates_token_count.is_some() {
                 self.usage = Some(usage_of(metadata));
+                let blocked = chunk.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some());
+                self.usage_final |= blocked || chunk.candidates.iter().any(|c| c.finish_reason.is_some());
             }
         }
         if chunk.candidates.is_empty() {
@@ -227,6 +242,7 @@ impl Stream {
                 out.extend_from_slice(b"{\"tool_calls\":[{\"index\":");
                 json::write_u64(out, n);
                 out.extend_from_slice(b",\"function\":{\"arguments\":");
+                self.produced.add_text(call.args.map_or("", |a| a.get()));
                 write_arguments(out, call.args.map(|a| a.get()));
                 out.extend_from_slice(b"}}]}");
                 close(out, None, None);
@@ -237,6 +253,7 @@ impl Stream {
                 // `response`).
                 continue;
             };
+            self.produced.add_text(text);
             self.open(index, out);
             if part.thought == Some(true) {
                 out.extend_from_slice(b"{\"reasoning_content\":");

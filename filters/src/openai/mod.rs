@@ -16,28 +16,49 @@ pub use restamp::{restamp_model, StreamRestamper};
 
 /// The `usage` of an OpenAI answer body (`None` when absent or not an object).
 pub fn usage_of(body: &[u8]) -> Option<crate::Usage> {
-    #[derive(serde::Deserialize)]
-    struct Details {
-        cached_tokens: Option<u64>,
-        reasoning_tokens: Option<u64>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Wire {
-        prompt_tokens: Option<u64>,
-        completion_tokens: Option<u64>,
-        prompt_tokens_details: Option<Details>,
-        completion_tokens_details: Option<Details>,
-    }
     let view = RequestView::parse(body).ok()?;
     let usage = view.get("usage")?;
-    let w: Wire = serde_json::from_str(usage.get()).ok()?;
-    Some(crate::Usage {
-        prompt_tokens: w.prompt_tokens.unwrap_or(0),
-        completion_tokens: w.completion_tokens.unwrap_or(0),
-        cached_tokens: w.prompt_tokens_details.and_then(|d| d.cached_tokens),
-        cache_creation_tokens: None,
-        reasoning_tokens: w.completion_tokens_details.and_then(|d| d.reasoning_tokens),
-    })
+    serde_json::from_str::<WireUsage>(usage.get()).ok().map(|w| w.to_usage())
+}
+
+/// OpenAI's `usage` object as providers send it; read borrowed (no allocation), unknown members skipped.
+///
+/// `cache_creation_input_tokens` and `cache_read_input_tokens` are what LiteLLM (and Anthropic-compatible
+/// servers behind an OpenAI API) add; they are parts of `prompt_tokens`, as `prompt_tokens_details.cached_tokens`
+/// is.
+#[derive(serde::Deserialize)]
+pub(crate) struct WireUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    pub(crate) total_tokens: Option<u64>,
+    prompt_tokens_details: Option<WireDetails>,
+    completion_tokens_details: Option<WireDetails>,
+    cache_creation_input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+}
+
+/// `prompt_tokens_details` / `completion_tokens_details`.
+#[derive(serde::Deserialize)]
+struct WireDetails {
+    cached_tokens: Option<u64>,
+    reasoning_tokens: Option<u64>,
+}
+
+impl WireUsage {
+    /// The usage in [`crate::Usage`]'s terms (absent counts are 0; absent details stay `None`).
+    pub(crate) fn to_usage(&self) -> crate::Usage {
+        crate::Usage {
+            prompt_tokens: self.prompt_tokens.unwrap_or(0),
+            completion_tokens: self.completion_tokens.unwrap_or(0),
+            cached_tokens: self
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens)
+                .or(self.cache_read_input_tokens),
+            cache_creation_tokens: self.cache_creation_input_tokens,
+            reasoning_tokens: self.completion_tokens_details.as_ref().and_then(|d| d.reasoning_tokens),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -130,6 +151,28 @@ impl<'a> RequestView<'a> {
         }
     }
 
+    /// The client's `stream_options.include_usage`; `false` when absent, null or not a boolean.
+    pub fn include_usage(&self) -> bool {
+        #[derive(serde::Deserialize)]
+        struct StreamOptions {
+            include_usage: Option<bool>,
+        }
+        self.get("stream_options")
+            .and_then(|raw| serde_json::from_str::<StreamOptions>(raw.get()).ok())
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
+
+    /// The most completion tokens the client allows: `max_tokens` or `max_completion_tokens`, the larger when
+    /// both are set; `None` when neither is a non-negative integer.
+    pub fn max_tokens(&self) -> Option<u64> {
+        let read = |key| self.get(key).and_then(|raw| serde_json::from_str::<Option<u64>>(raw.get()).ok().flatten());
+        match (read("max_tokens"), read("max_completion_tokens")) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The length in bytes of the body the view was parsed from.
     pub fn body_len(&self) -> usize {
         self.body_len
@@ -150,10 +193,26 @@ impl<'a> RequestView<'a> {
     /// Members keep their original order and their values byte for byte; keys are re-escaped canonically.
     /// A body without `model` gets it as its last member. Whitespace between members is not kept.
     pub fn write_with_model(&self, model: &str, out: &mut Vec<u8>) {
+        self.write_rewritten(model, false, out);
+    }
+
+    /// [`Self::write_with_model`], and `stream_options.include_usage` set to `true`, in the same pass.
+    ///
+    /// For a stream sent upstream, so the provider always says the usage (the client may not have asked; the
+    /// stream translator then drops the usage chunk). Other members of `stream_options` are kept byte for byte
+    /// and `include_usage` keeps its position; a missing or null `stream_options` becomes
+    /// `{"include_usage":true}` (the last member when missing). A `stream_options` that is not an object is
+    /// left as it is, for the provider to refuse as it would have.
+    pub fn write_with_model_and_usage(&self, model: &str, out: &mut Vec<u8>) {
+        self.write_rewritten(model, true, out);
+    }
+
+    fn write_rewritten(&self, model: &str, include_usage: bool, out: &mut Vec<u8>) {
         out.clear();
-        out.reserve(self.body_len + model.len() + 16);
+        out.reserve(self.body_len + model.len() + if include_usage { 48 } else { 16 });
         out.push(b'{');
         let mut wrote_model = false;
+        let mut wrote_options = false;
         for (i, member) in self.members.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -163,6 +222,9 @@ impl<'a> RequestView<'a> {
             if member.key == "model" {
                 write_json_str(out, model);
                 wrote_model = true;
+            } else if include_usage && member.key == "stream_options" {
+                write_stream_options(member.value, out);
+                wrote_options = true;
             } else {
                 out.extend_from_slice(member.value.get().as_bytes());
             }
@@ -174,8 +236,47 @@ impl<'a> RequestView<'a> {
             out.extend_from_slice(b"\"model\":");
             write_json_str(out, model);
         }
+        if include_usage && !wrote_options {
+            out.extend_from_slice(b",\"stream_options\":{\"include_usage\":true}");
+        }
         out.push(b'}');
     }
+}
+
+/// Writes a client's `stream_options` with `include_usage` set to `true` (see
+/// [`RequestView::write_with_model_and_usage`]); parses only this small member, never the body again.
+fn write_stream_options(raw: &RawValue, out: &mut Vec<u8>) {
+    if raw.get() == "null" {
+        out.extend_from_slice(b"{\"include_usage\":true}");
+        return;
+    }
+    let Ok(options) = RequestView::parse(raw.get().as_bytes()) else {
+        // Not an object: the provider judges it, as it would have without us.
+        out.extend_from_slice(raw.get().as_bytes());
+        return;
+    };
+    out.push(b'{');
+    let mut wrote = false;
+    for (i, (key, value)) in options.members().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, key);
+        out.push(b':');
+        if key == "include_usage" {
+            out.extend_from_slice(b"true");
+            wrote = true;
+        } else {
+            out.extend_from_slice(value.get().as_bytes());
+        }
+    }
+    if !wrote {
+        if options.len_members() > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"include_usage\":true");
+    }
+    out.push(b'}');
 }
 
 /// The top-level members as the visitor collects them.

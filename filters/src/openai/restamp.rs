@@ -5,9 +5,15 @@
 //! Lossy on purpose, as LiteLLM is: the provider's own model id (e.g. `gpt-4o-mini-2024-07-18`) is not
 //! passed on. Bodies that are not JSON objects, and events that are not, are passed on unchanged.
 
-use super::RequestView;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::{RequestView, WireUsage};
 use crate::framing::sse::{self, SseDecoder, SseEvent};
 use crate::framing::FramingError;
+use crate::usage::{Produced, Usage};
 
 /// Writes `body` with its top-level `model` set to `model` into `out`; `false` (and `out` untouched) when
 /// the body is not a JSON object or has no `model`, so the caller passes it on as it is.
@@ -22,32 +28,63 @@ pub fn restamp_model(body: &[u8], model: &str, out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// Restamps `model` in every event of an OpenAI SSE stream, accepting any chunk boundary.
+/// Restamps `model` in every event of an OpenAI SSE stream, accepting any chunk boundary, and reads the
+/// stream's usage on the way.
 ///
-/// Owns its cross-chunk state (the decoder's partial event) and reuses its buffers between chunks.
+/// The request sent upstream always asks for the usage (`stream_options.include_usage`, see
+/// [`RequestView::write_with_model_and_usage`]); when the client did not, the usage-only chunk (`choices`
+/// empty, `usage` set) is read but not passed on. Owns its cross-chunk state (the decoder's partial event)
+/// and reuses its buffers between chunks.
 #[derive(Debug)]
 pub struct StreamRestamper {
     decoder: SseDecoder,
     model: String,
     events: Vec<SseEvent>,
+    /// One restamped event, reused between events.
+    line: Vec<u8>,
+    /// The client asked for the usage chunk.
+    client_usage: bool,
+    usage: Option<Usage>,
+    /// The provider's own `total_tokens`, when it said one.
     total_tokens: Option<u64>,
+    /// The usage came at the end of the answer (a usage-only chunk, or with a `finish_reason`), not as the
+    /// running count some servers put on every chunk.
+    usage_final: bool,
+    produced: Produced,
 }
 
 impl StreamRestamper {
-    /// A restamper writing `model` into every chunk; one event may hold at most `max_event_bytes`.
-    pub fn new(model: &str, max_event_bytes: usize) -> Self {
+    /// A restamper writing `model` into every chunk; `client_usage` is the client's
+    /// `stream_options.include_usage`; one event may hold at most `max_event_bytes`.
+    pub fn new(model: &str, client_usage: bool, max_event_bytes: usize) -> Self {
         StreamRestamper {
             decoder: SseDecoder::new(max_event_bytes),
             model: model.to_string(),
             events: Vec::new(),
+            line: Vec::new(),
+            client_usage,
+            usage: None,
             total_tokens: None,
+            usage_final: false,
+            produced: Produced::default(),
         }
     }
 
-    /// `usage.total_tokens` of the stream's usage chunk, once one has gone by (OpenAI sends it last when
-    /// `stream_options.include_usage` is set).
+    /// The provider's `usage.total_tokens` (or prompt + completion when it gave no total), once a usage has
+    /// gone by.
     pub fn total_tokens(&self) -> Option<u64> {
-        self.total_tokens
+        self.total_tokens.or(self.usage.map(|u| u.total_tokens()))
+    }
+
+    /// The last usage the provider sent (OpenAI sends it once, last, in the usage-only chunk).
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// The usage to charge: the provider's when it came at the end of the answer, else an estimate (lossy)
+    /// from the text passed on so far (see [`Produced::charge`]).
+    pub fn produced_estimate(&self) -> Usage {
+        self.produced.charge(self.usage, self.usage_final)
     }
 
     /// Feeds a chunk of the provider's stream; the complete events in it are appended to `out`.
@@ -61,44 +98,187 @@ impl StreamRestamper {
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), FramingError> {
         self.decoder.finish(&mut self.events)?;
         self.drain(out);
+        // The provider's stream ended: the last usage it sent is all it will say.
+        self.usage_final = self.usage.is_some();
         Ok(())
     }
 
     fn drain(&mut self, out: &mut Vec<u8>) {
-        for event in self.events.drain(..) {
+        let mut events = std::mem::take(&mut self.events);
+        for event in events.drain(..) {
+            self.event(&event, out);
+        }
+        self.events = events;
+    }
+
+    fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        let write_name = |out: &mut Vec<u8>| {
             if let Some(name) = &event.event {
                 out.extend_from_slice(b"event: ");
                 out.extend_from_slice(name.as_bytes());
                 out.push(b'\n');
             }
-            if event.is_done() {
-                out.extend_from_slice(sse::DONE);
-                continue;
+        };
+        if event.is_done() {
+            write_name(out);
+            out.extend_from_slice(sse::DONE);
+            return;
+        }
+        let Ok(view) = RequestView::parse(event.data.as_bytes()) else {
+            write_name(out);
+            sse::write_data(out, event.data.as_bytes());
+            return;
+        };
+        // No `choices` member counts as an empty one: such a chunk has no choice to pass on either.
+        let scan = match view.get("choices") {
+            None => Some(ChoicesScan::default()),
+            Some(raw) => serde_json::from_str::<ChoicesScan>(raw.get()).ok(),
+        };
+        if let Some(scan) = &scan {
+            self.produced.add_bytes(scan.text_bytes);
+        }
+        let mut usage_only = false;
+        if let Some(raw) = view.get("usage").filter(|u| u.get() != "null") {
+            if let Ok(wire) = serde_json::from_str::<WireUsage>(raw.get()) {
+                self.usage = Some(wire.to_usage());
+                self.total_tokens = wire.total_tokens;
+                usage_only = scan.as_ref().is_some_and(|s| s.choices == 0);
+                // A usage beside a choice that has not finished is a running count (vLLM's
+                // `continuous_usage_stats`), not the answer's.
+                self.usage_final = scan.as_ref().is_some_and(|s| s.choices == 0 || s.finished);
             }
-            let mut line = Vec::with_capacity(event.data.len() + 16);
-            let Ok(view) = RequestView::parse(event.data.as_bytes()) else {
-                sse::write_data(out, event.data.as_bytes());
-                continue;
-            };
-            if let Some(usage) = view.get("usage").filter(|u| u.get() != "null") {
-                if let Ok(u) = serde_json::from_str::<Usage>(usage.get()) {
-                    self.total_tokens = u.total_tokens.or(self.total_tokens);
-                }
-            }
-            if view.get("model").is_some() {
-                view.write_with_model(&self.model, &mut line);
-                sse::write_data(out, &line);
-            } else {
-                sse::write_data(out, event.data.as_bytes());
-            }
+        }
+        if usage_only && !self.client_usage {
+            // Asked for by us, not by the client: read, not passed on.
+            return;
+        }
+        write_name(out);
+        if view.get("model").is_some() {
+            view.write_with_model(&self.model, &mut self.line);
+            sse::write_data(out, &self.line);
+        } else {
+            sse::write_data(out, event.data.as_bytes());
         }
     }
 }
 
-/// The part of a usage object the stream keeps.
+/// What a chunk's `choices` says, read without allocating: how many choices, the bytes of generated text
+/// in them (`delta.content`, `delta.reasoning_content`, `delta.reasoning`, `delta.refusal`, tool-call and
+/// function-call `arguments`, and the legacy completions' `text`), and whether one has a `finish_reason`.
+#[derive(Debug, Default)]
+struct ChoicesScan {
+    choices: u64,
+    text_bytes: u64,
+    finished: bool,
+}
+
+impl<'de> Deserialize<'de> for ChoicesScan {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(ChoicesVisitor)
+    }
+}
+
+struct ChoicesVisitor;
+
+impl<'de> Visitor<'de> for ChoicesVisitor {
+    type Value = ChoicesScan;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of choices")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut scan = ChoicesScan::default();
+        while let Some(choice) = seq.next_element::<Choice<'de>>()? {
+            scan.choices += 1;
+            scan.finished |= choice.finish_reason.is_some();
+            scan.text_bytes += str_bytes(choice.text);
+            if let Some(delta) = choice.delta {
+                scan.text_bytes += str_bytes(delta.content)
+                    + str_bytes(delta.reasoning_content)
+                    + str_bytes(delta.reasoning)
+                    + str_bytes(delta.refusal)
+                    + delta.tool_calls.map_or(0, |t| t.0)
+                    + delta.function_call.map_or(0, |f| str_bytes(f.arguments));
+            }
+        }
+        Ok(scan)
+    }
+}
+
+/// One choice of a chunk, its strings kept raw and borrowed.
 #[derive(serde::Deserialize)]
-struct Usage {
-    total_tokens: Option<u64>,
+struct Choice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<ChoiceDelta<'a>>,
+    #[serde(borrow, default)]
+    text: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    finish_reason: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChoiceDelta<'a> {
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    reasoning: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    refusal: Option<&'a RawValue>,
+    #[serde(default)]
+    tool_calls: Option<ToolCallsScan>,
+    #[serde(borrow, default)]
+    function_call: Option<FunctionScan<'a>>,
+}
+
+/// The bytes of `function.arguments` over a `tool_calls` array, read without allocating.
+struct ToolCallsScan(u64);
+
+impl<'de> Deserialize<'de> for ToolCallsScan {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(ToolCallsVisitor)
+    }
+}
+
+struct ToolCallsVisitor;
+
+impl<'de> Visitor<'de> for ToolCallsVisitor {
+    type Value = ToolCallsScan;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of tool calls")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut bytes = 0;
+        while let Some(call) = seq.next_element::<ToolCallScan<'de>>()? {
+            bytes += call.function.map_or(0, |f| str_bytes(f.arguments));
+        }
+        Ok(ToolCallsScan(bytes))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ToolCallScan<'a> {
+    #[serde(borrow, default)]
+    function: Option<FunctionScan<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct FunctionScan<'a> {
+    #[serde(borrow, default)]
+    arguments: Option<&'a RawValue>,
+}
+
+/// The bytes of a raw JSON string without its quotes (escapes as written; see [`Produced::add_raw_json_str`]).
+fn str_bytes(raw: Option<&RawValue>) -> u64 {
+    let mut produced = Produced::default();
+    if let Some(raw) = raw {
+        produced.add_raw_json_str(raw.get());
+    }
+    produced.bytes()
 }
 
 #[cfg(test)]
@@ -133,7 +313,7 @@ mod tests {
     #[test]
     fn keeps_the_usage_chunk_total() {
         let stream = "data: {\"model\":\"x\",\"usage\":null}\n\ndata: {\"model\":\"x\",\"choices\":[],\"usage\":{\"total_tokens\":42}}\n\n";
-        let mut r = StreamRestamper::new("m", 1 << 20);
+        let mut r = StreamRestamper::new("m", true, 1 << 20);
         let mut out = Vec::new();
         r.push(stream.as_bytes(), &mut out).unwrap();
         assert_eq!(r.total_tokens(), Some(42));
@@ -150,7 +330,7 @@ mod tests {
     #[test]
     fn every_split_gives_the_same_stream() {
         let whole = {
-            let mut r = StreamRestamper::new("my-gpt", 1 << 20);
+            let mut r = StreamRestamper::new("my-gpt", true, 1 << 20);
             let mut out = Vec::new();
             r.push(STREAM.as_bytes(), &mut out).unwrap();
             r.finish(&mut out).unwrap();
@@ -158,14 +338,14 @@ mod tests {
         };
         let ev = events(&whole);
         assert_eq!(ev.len(), 3);
-        assert_eq!(StreamRestamper::new("m", 1024).total_tokens(), None);
+        assert_eq!(StreamRestamper::new("m", true, 1024).total_tokens(), None);
         assert_eq!(ev[2], "[DONE]");
         for e in &ev[..2] {
             let v: Value = serde_json::from_str(e).unwrap();
             assert_eq!(v["model"], "my-gpt");
         }
         for split in 0..STREAM.len() {
-            let mut r = StreamRestamper::new("my-gpt", 1 << 20);
+            let mut r = StreamRestamper::new("my-gpt", true, 1 << 20);
             let mut out = Vec::new();
             r.push(&STREAM.as_bytes()[..split], &mut out).unwrap();
             r.push(&STREAM.as_bytes()[split..], &mut out).unwrap();
