@@ -149,3 +149,36 @@ fn passthrough_replaces_only_the_model() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn passthrough_streams_always_ask_for_usage() -> TestResult {
+    let body = br#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":false},"prompt":"hi"}"#;
+    let view = RequestView::parse(body)?;
+    for provider in Provider::ALL.into_iter().filter(|p| p.translation() == Translation::Passthrough) {
+        for endpoint in [Endpoint::ChatCompletions, Endpoint::Completions] {
+            let out = translate_request(provider, endpoint, &view, "up", &RequestOptions::default())?;
+            assert_eq!(
+                out, br#"{"model":"up","stream":true,"stream_options":{"include_usage":true},"prompt":"hi"}"#,
+                "{provider:?} {endpoint:?}"
+            );
+        }
+        // Embeddings do not stream: only the model changes.
+        let out = translate_request(provider, Endpoint::Embeddings, &view, "up", &RequestOptions::default())?;
+        assert_eq!(out, br#"{"model":"up","stream":true,"stream_options":{"include_usage":false},"prompt":"hi"}"#);
+    }
+    Ok(())
+}
+
+#[test]
+fn passthrough_non_streams_are_unchanged_but_the_model() -> TestResult {
+    for body in [
+        &br#"{"model":"gpt-4o","stream":false,"stream_options":{"include_usage":false},"messages":[]}"#[..],
+        br#"{"model":"gpt-4o","stream":null,"messages":[]}"#,
+        br#"{"model":"gpt-4o","stream":"yes","messages":[]}"#,
+    ] {
+        let view = RequestView::parse(body)?;
+        let out = translate_request(Provider::OpenAI, Endpoint::ChatCompletions, &view, "gpt-4o", &Default::default())?;
+        assert_eq!(out, body, "{}", String::from_utf8_lossy(body));
+    }
+    Ok(())
+}

@@ -153,14 +153,11 @@ impl<'a> RequestView<'a> {
 
     /// The client's `stream_options.include_usage`; `false` when absent, null or not a boolean.
     pub fn include_usage(&self) -> bool {
-        #[derive(serde::Deserialize)]
-        struct StreamOptions {
-            include_usage: Option<bool>,
-        }
-        self.get("stream_options")
-            .and_then(|raw| serde_json::from_str::<StreamOptions>(raw.get()).ok())
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false)
+        let Some(options) = self.get("stream_options").and_then(|raw| RequestView::parse(raw.get().as_bytes()).ok())
+        else {
+            return false;
+        };
+        options.get("include_usage").is_some_and(|raw| raw.get() == "true")
     }
 
     /// The most completion tokens the client allows: `max_tokens` or `max_completion_tokens`, the larger when

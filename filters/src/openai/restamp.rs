@@ -353,4 +353,151 @@ mod tests {
             assert_eq!(out, whole, "split at {split}");
         }
     }
+
+    /// A stream as OpenAI sends it when usage was asked for: `"usage": null` on every chunk, then a usage-only
+    /// chunk (here with a named event, to check its `event:` line goes with it), then `[DONE]`.
+    const USAGE_STREAM: &str = "data: {\"id\":\"c1\",\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}],\"usage\":null}\n\n\
+        data: {\"id\":\"c1\",\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello there\"},\"finish_reason\":null}],\"usage\":null}\n\n\
+        data: {\"id\":\"c1\",\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n\
+        event: usage\n\
+        data: {\"id\":\"c1\",\"model\":\"gpt-4o-2024-08-06\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3,\"total_tokens\":15,\"prompt_tokens_details\":{\"cached_tokens\":4,\"audio_tokens\":0},\"completion_tokens_details\":{\"reasoning_tokens\":1},\"cache_creation_input_tokens\":2}}\n\n\
+        data: [DONE]\n\n";
+
+    fn run(stream: &str, client_usage: bool) -> (Vec<u8>, StreamRestamper) {
+        let mut r = StreamRestamper::new("my-gpt", client_usage, 1 << 20);
+        let mut out = Vec::new();
+        r.push(stream.as_bytes(), &mut out).unwrap();
+        r.finish(&mut out).unwrap();
+        (out, r)
+    }
+
+    #[test]
+    fn reads_the_whole_usage_object() {
+        let (_, r) = run(USAGE_STREAM, true);
+        let expected = Usage {
+            prompt_tokens: 12,
+            completion_tokens: 3,
+            cached_tokens: Some(4),
+            cache_creation_tokens: Some(2),
+            reasoning_tokens: Some(1),
+        };
+        assert_eq!(r.usage(), Some(expected));
+        assert_eq!(r.total_tokens(), Some(15));
+        assert_eq!(r.produced_estimate(), expected);
+    }
+
+    #[test]
+    fn litellm_cache_read_is_the_cached_count_when_details_are_absent() {
+        let stream = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1,\"cache_read_input_tokens\":5,\"prompt_tokens_details\":null}}\n\n";
+        let (_, r) = run(stream, true);
+        let usage = r.usage().unwrap();
+        assert_eq!((usage.prompt_tokens, usage.cached_tokens, usage.cache_creation_tokens), (9, Some(5), None));
+        // No `total_tokens`: prompt + completion.
+        assert_eq!(r.total_tokens(), Some(10));
+    }
+
+    #[test]
+    fn the_usage_chunk_is_dropped_exactly_when_the_client_did_not_ask() {
+        let (with, _) = run(USAGE_STREAM, true);
+        let (without, r) = run(USAGE_STREAM, false);
+        assert_eq!(r.usage().map(|u| u.total_tokens()), Some(15), "read even when dropped");
+        let with_ev = events(&with);
+        let without_ev = events(&without);
+        assert_eq!(with_ev.len(), 5);
+        assert_eq!(without_ev.len(), 4);
+        // Everything but the usage chunk is the same, `"usage": null` included.
+        let mut expected = with_ev.clone();
+        let usage_chunk = expected.remove(3);
+        assert_eq!(without_ev, expected);
+        let v: Value = serde_json::from_str(&usage_chunk).unwrap();
+        assert_eq!(v["model"], "my-gpt");
+        assert_eq!(v["usage"]["prompt_tokens_details"]["audio_tokens"], 0, "passed on as the provider sent it");
+        // Its `event:` line goes with it; the other chunks keep `"usage": null`.
+        let text = String::from_utf8(without).unwrap();
+        assert!(!text.contains("event: usage"), "{text}");
+        assert!(String::from_utf8(with).unwrap().contains("event: usage\ndata: "));
+        assert_eq!(text.matches("\"usage\":null").count(), 3);
+    }
+
+    #[test]
+    fn only_usage_only_chunks_are_dropped() {
+        // A usage beside a choice (vLLM's continuous usage stats, some providers' last chunk) is not a usage
+        // chunk: the choice must reach the client.
+        let stream = "data: {\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ab\"}}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1}}\n\n\
+            data: {\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n\
+            data: {\"model\":\"x\",\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\n\n\
+            data: [DONE]\n\n";
+        let (out, _) = run(stream, false);
+        let ev = events(&out);
+        assert_eq!(ev.len(), 3, "{ev:?}");
+        assert!(ev[0].contains("\"content\":\"ab\""));
+        assert!(ev[1].contains("\"finish_reason\":\"stop\""));
+        assert_eq!(ev[2], "[DONE]");
+        let (out, _) = run(stream, true);
+        assert_eq!(events(&out).len(), 4);
+    }
+
+    #[test]
+    fn every_split_gives_the_same_stream_with_and_without_client_usage() {
+        for client_usage in [true, false] {
+            let (whole, r) = run(USAGE_STREAM, client_usage);
+            let usage = r.usage();
+            for split in 0..=USAGE_STREAM.len() {
+                let mut r = StreamRestamper::new("my-gpt", client_usage, 1 << 20);
+                let mut out = Vec::new();
+                r.push(&USAGE_STREAM.as_bytes()[..split], &mut out).unwrap();
+                r.push(&USAGE_STREAM.as_bytes()[split..], &mut out).unwrap();
+                r.finish(&mut out).unwrap();
+                assert_eq!(out, whole, "split at {split}, client usage {client_usage}");
+                assert_eq!(r.usage(), usage, "split at {split}");
+                assert_eq!(r.produced_estimate(), r.usage().unwrap(), "split at {split}");
+            }
+            // Byte by byte.
+            let mut r = StreamRestamper::new("my-gpt", client_usage, 1 << 20);
+            let mut out = Vec::new();
+            for byte in USAGE_STREAM.as_bytes() {
+                r.push(std::slice::from_ref(byte), &mut out).unwrap();
+            }
+            r.finish(&mut out).unwrap();
+            assert_eq!(out, whole, "byte by byte, client usage {client_usage}");
+        }
+    }
+
+    #[test]
+    fn a_stream_cut_short_is_estimated_from_the_text_passed_on() {
+        // 11 bytes of content, 7 of reasoning, 6 + 2 of tool arguments (`{\"a\"` as written: escapes count),
+        // 6 of a refusal: 32 bytes -> 8 tokens; no prompt count was said.
+        let stream = "data: {\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello there\",\"reasoning_content\":\"thought\"}}],\"usage\":null}\n\n\
+            data: {\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\"\"}},{\"index\":1,\"function\":{\"arguments\":\"1}\"}}]}}]}\n\n\
+            data: {\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":null,\"refusal\":\"no way\"}}]}\n\n";
+        let mut r = StreamRestamper::new("m", false, 1 << 20);
+        let mut out = Vec::new();
+        r.push(stream.as_bytes(), &mut out).unwrap();
+        assert_eq!(r.usage(), None);
+        assert_eq!(r.produced_estimate(), Usage { completion_tokens: 8, ..Usage::default() });
+        // A completions stream counts its `text`.
+        let mut r = StreamRestamper::new("m", false, 1 << 20);
+        r.push(b"data: {\"choices\":[{\"text\":\"12345\",\"index\":0}]}\n\n", &mut out).unwrap();
+        assert_eq!(r.produced_estimate().completion_tokens, 2);
+    }
+
+    #[test]
+    fn a_running_usage_is_raised_to_the_text_passed_on_until_the_answer_ends() {
+        let running = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"0123456789abcdefghij\"}}],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":1}}\n\n";
+        let mut r = StreamRestamper::new("m", true, 1 << 20);
+        let mut out = Vec::new();
+        r.push(running.as_bytes(), &mut out).unwrap();
+        assert_eq!(r.produced_estimate(), Usage { prompt_tokens: 7, completion_tokens: 5, ..Usage::default() });
+        // The provider's end: its last usage is what it said, even below the estimate.
+        r.finish(&mut out).unwrap();
+        assert_eq!(r.produced_estimate(), Usage { prompt_tokens: 7, completion_tokens: 1, ..Usage::default() });
+    }
+
+    #[test]
+    fn unreadable_choices_count_nothing_and_are_passed_on() {
+        let stream = "data: {\"model\":\"x\",\"choices\":{\"odd\":true},\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\n";
+        let (out, r) = run(stream, false);
+        assert_eq!(events(&out).len(), 1, "not a usage-only chunk: passed on");
+        assert_eq!(r.usage().map(|u| u.total_tokens()), Some(2));
+    }
 }

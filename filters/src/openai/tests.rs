@@ -231,3 +231,76 @@ fn deep_nesting_does_not_overflow_the_stack() -> TestResult {
     assert!(RequestView::parse(&array).is_err());
     Ok(())
 }
+
+/// The body `write_with_model_and_usage` writes.
+fn with_usage(body: &[u8]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let view = RequestView::parse(body)?;
+    let mut out = b"junk".to_vec();
+    view.write_with_model_and_usage("m", &mut out);
+    Ok(out)
+}
+
+#[test]
+fn stream_usage_is_added_in_the_same_pass_as_the_model() -> TestResult {
+    assert_eq!(
+        with_usage(br#"{"model":"a","stream":true,"messages":[ 1 ]}"#)?,
+        br#"{"model":"m","stream":true,"messages":[ 1 ],"stream_options":{"include_usage":true}}"#
+    );
+    assert_eq!(
+        with_usage(br#"{"stream":true,"stream_options":null}"#)?,
+        br#"{"stream":true,"stream_options":{"include_usage":true},"model":"m"}"#
+    );
+    assert_eq!(with_usage(b"{}")?, br#"{"model":"m","stream_options":{"include_usage":true}}"#);
+    Ok(())
+}
+
+#[test]
+fn stream_usage_keeps_the_clients_other_stream_options() -> TestResult {
+    assert_eq!(
+        with_usage(
+            br#"{"model":"a","stream_options":{"continuous_usage_stats": 1.0e0 ,"include_usage":false,"x":[ ]}}"#
+        )?,
+        br#"{"model":"m","stream_options":{"continuous_usage_stats":1.0e0,"include_usage":true,"x":[ ]}}"#
+    );
+    assert_eq!(
+        with_usage(br#"{"model":"a","stream_options":{"x":{"include_usage":false}}}"#)?,
+        br#"{"model":"m","stream_options":{"x":{"include_usage":false},"include_usage":true}}"#
+    );
+    assert_eq!(
+        with_usage(br#"{"model":"a","stream_options":{ }}"#)?,
+        br#"{"model":"m","stream_options":{"include_usage":true}}"#
+    );
+    // Not an object: left for the provider to refuse.
+    assert_eq!(with_usage(br#"{"model":"a","stream_options":"yes"}"#)?, br#"{"model":"m","stream_options":"yes"}"#);
+    Ok(())
+}
+
+#[test]
+fn include_usage_reads_stream_options() -> TestResult {
+    assert!(RequestView::parse(br#"{"stream_options":{"include_usage":true}}"#)?.include_usage());
+    for body in [
+        &b"{}"[..],
+        br#"{"stream_options":null}"#,
+        br#"{"stream_options":{}}"#,
+        br#"{"stream_options":{"include_usage":false}}"#,
+        br#"{"stream_options":{"include_usage":null}}"#,
+        br#"{"stream_options":{"include_usage":"true"}}"#,
+        br#"{"stream_options":[true]}"#,
+    ] {
+        assert!(!RequestView::parse(body)?.include_usage(), "{}", String::from_utf8_lossy(body));
+    }
+    Ok(())
+}
+
+#[test]
+fn max_tokens_takes_either_name_and_the_larger_of_both() -> TestResult {
+    let max = |body: &[u8]| RequestView::parse(body).map(|v| v.max_tokens());
+    assert_eq!(max(br#"{"max_tokens":100}"#)?, Some(100));
+    assert_eq!(max(br#"{"max_completion_tokens":200}"#)?, Some(200));
+    assert_eq!(max(br#"{"max_tokens":300,"max_completion_tokens":200}"#)?, Some(300));
+    assert_eq!(max(br#"{"max_tokens":null,"max_completion_tokens":50}"#)?, Some(50));
+    for body in [&b"{}"[..], br#"{"max_tokens":null}"#, br#"{"max_tokens":-1}"#, br#"{"max_tokens":"10"}"#] {
+        assert_eq!(max(body)?, None, "{}", String::from_utf8_lossy(body));
+    }
+    Ok(())
+}
