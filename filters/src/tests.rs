@@ -2,7 +2,8 @@
 
 use crate::openai::RequestView;
 use crate::{
-    split_model, translate_request, AuthStyle, Endpoint, Provider, RequestOptions, TranslateError, Translation,
+    split_model, translate_request, AuthStyle, Endpoint, Provider, RequestOptions, StreamTranslator, TranslateError,
+    Translation, Usage,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -179,6 +180,75 @@ fn passthrough_non_streams_are_unchanged_but_the_model() -> TestResult {
         let view = RequestView::parse(body)?;
         let out = translate_request(Provider::OpenAI, Endpoint::ChatCompletions, &view, "gpt-4o", &Default::default())?;
         assert_eq!(out, body, "{}", String::from_utf8_lossy(body));
+    }
+    Ok(())
+}
+
+const META: crate::ResponseMeta<'static> = crate::ResponseMeta { id: "chatcmpl-1", created: 1, model: "group" };
+
+#[test]
+fn an_anthropic_stream_cut_after_message_start_keeps_its_prompt_count() -> TestResult {
+    let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude\",\"stop_reason\":null,\"usage\":{\"input_tokens\":10,\"output_tokens\":1,\"cache_read_input_tokens\":3}}}\n\n\
+        event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n\
+        event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello, world! How are you?\"}}\n\n";
+    let end = "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n\
+        event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":5}}\n\n";
+    let mut stream = StreamTranslator::new(Provider::Anthropic, &META, false, 1 << 20);
+    let mut out = Vec::new();
+    stream.push(start.as_bytes(), &mut out)?;
+    let said = Usage { prompt_tokens: 13, completion_tokens: 1, cached_tokens: Some(3), ..Usage::default() };
+    assert_eq!(stream.usage(), Some(said));
+    // Cut here: `message_start`'s prompt, and 26 bytes of text -> 7 tokens, not its opening `output_tokens: 1`.
+    assert_eq!(stream.produced_estimate(), Usage { completion_tokens: 7, ..said });
+    // `message_delta` says the answer's count: that is the bill, even below the estimate.
+    stream.push(end.as_bytes(), &mut out)?;
+    assert_eq!(stream.produced_estimate(), Usage { completion_tokens: 5, ..said });
+    assert_eq!(stream.total_tokens(), Some(18));
+    Ok(())
+}
+
+#[test]
+fn a_gemini_stream_is_estimated_until_it_ends() -> TestResult {
+    let chunk = |text: &str, count: u64| {
+        format!("data: {{\"candidates\":[{{\"content\":{{\"parts\":[{{\"text\":\"{text}\"}}],\"role\":\"model\"}},\"index\":0}}],\"usageMetadata\":{{\"promptTokenCount\":8,\"candidatesTokenCount\":{count}}}}}\n\n")
+    };
+    let mut stream = StreamTranslator::new(Provider::Gemini, &META, false, 1 << 20);
+    let mut out = Vec::new();
+    stream.push(chunk("Hello, world! How are you?", 2).as_bytes(), &mut out)?;
+    assert_eq!(stream.produced_estimate(), Usage { prompt_tokens: 8, completion_tokens: 7, ..Usage::default() });
+    stream.push(chunk("!", 6).as_bytes(), &mut out)?;
+    stream.finish(&mut out)?;
+    assert_eq!(stream.produced_estimate(), Usage { prompt_tokens: 8, completion_tokens: 6, ..Usage::default() });
+    Ok(())
+}
+
+#[test]
+fn a_cohere_stream_without_usage_is_charged_its_text() -> TestResult {
+    let input = "event: message-start\ndata: {\"id\":\"m\",\"type\":\"message-start\",\"delta\":{\"message\":{\"role\":\"assistant\"}}}\n\n\
+        event: content-delta\ndata: {\"type\":\"content-delta\",\"index\":0,\"delta\":{\"message\":{\"content\":{\"text\":\"Hello, world! How are you?\"}}}}\n\n";
+    let mut stream = StreamTranslator::new(Provider::Cohere, &META, false, 1 << 20);
+    let mut out = Vec::new();
+    stream.push(input.as_bytes(), &mut out)?;
+    assert_eq!(stream.usage(), None);
+    assert_eq!(stream.produced_estimate(), Usage { completion_tokens: 7, ..Usage::default() });
+    Ok(())
+}
+
+#[test]
+fn the_passthrough_translator_drops_the_usage_chunk_the_client_did_not_ask_for() -> TestResult {
+    let input = "data: {\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}],\"usage\":null}\n\n\
+        data: {\"model\":\"x\",\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":1,\"total_tokens\":5}}\n\n\
+        data: [DONE]\n\n";
+    for client_usage in [true, false] {
+        let mut stream = StreamTranslator::new(Provider::Groq, &META, client_usage, 1 << 20);
+        let mut out = Vec::new();
+        stream.push(input.as_bytes(), &mut out)?;
+        stream.finish(&mut out)?;
+        let text = String::from_utf8(out)?;
+        assert_eq!(text.contains("\"choices\":[]"), client_usage, "{text}");
+        assert!(text.contains("\"model\":\"group\"") && text.ends_with("data: [DONE]\n\n"), "{text}");
+        let said = Usage { prompt_tokens: 4, completion_tokens: 1, ..Usage::default() };
+        assert_eq!((stream.usage(), stream.produced_estimate(), stream.total_tokens()), (Some(said), said, Some(5)));
     }
     Ok(())
 }

@@ -141,3 +141,67 @@ impl Produced {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+    use super::*;
+
+    #[test]
+    fn tokens_of_bytes_rounds_up() {
+        assert_eq!([0, 1, 4, 5, 8, 9].map(tokens_of_bytes), [0, 1, 1, 2, 2, 3]);
+        assert_eq!(tokens_of_bytes(u64::MAX), u64::MAX / 4 + 1);
+    }
+
+    #[test]
+    fn prompt_estimate_counts_message_bytes_and_messages() {
+        // messages raw: 72 bytes, 2 roles -> ceil(72 / 4) + 2 * 4.
+        let messages = r#"[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}]"#;
+        assert_eq!(messages.len(), 72);
+        let body = format!(r#"{{"model":"m","messages":{messages},"temperature":0.5,"user":"a long user id"}}"#);
+        let view = RequestView::parse(body.as_bytes()).unwrap();
+        assert_eq!(estimate_prompt_tokens(&view), 18 + 8);
+        // Tools count by their bytes too.
+        let tools = r#"[{"type":"function","function":{"name":"f"}}]"#;
+        let body = format!(r#"{{"model":"m","messages":{messages},"tools":{tools}}}"#);
+        let view = RequestView::parse(body.as_bytes()).unwrap();
+        assert_eq!(estimate_prompt_tokens(&view), (72 + tools.len() as u64).div_ceil(4) + 8);
+    }
+
+    #[test]
+    fn prompt_estimate_of_completions_and_embeddings_is_their_input_bytes() {
+        let view = RequestView::parse(br#"{"model":"m","prompt":"0123456789"}"#).unwrap();
+        assert_eq!(estimate_prompt_tokens(&view), 3);
+        let view = RequestView::parse(br#"{"model":"m","input":["ab","cd"]}"#).unwrap();
+        assert_eq!(estimate_prompt_tokens(&view), 3);
+        for body in [&br#"{"model":"m"}"#[..], br#"{"model":"m","messages":null}"#] {
+            assert_eq!(estimate_prompt_tokens(&RequestView::parse(body).unwrap()), 0);
+        }
+    }
+
+    #[test]
+    fn produced_counts_raw_strings_without_quotes() {
+        let mut produced = Produced::default();
+        produced.add_raw_json_str(r#""abc""#);
+        produced.add_raw_json_str(r#""a\nb""#);
+        produced.add_raw_json_str("\"\"");
+        produced.add_text("é");
+        produced.add_bytes(1);
+        produced.add_raw_json_str("12");
+        // "abc", `a\nb` as written, "", é in UTF-8, 1, and a non-string counted whole.
+        assert_eq!(produced.bytes(), 12);
+    }
+
+    #[test]
+    fn charge_is_the_final_usage_or_the_larger_completion() {
+        let mut produced = Produced::default();
+        produced.add_text("0123456789");
+        let said = Usage { prompt_tokens: 9, completion_tokens: 1, cached_tokens: Some(2), ..Usage::default() };
+        assert_eq!(produced.charge(Some(said), true), said);
+        assert_eq!(produced.charge(Some(said), false), Usage { completion_tokens: 3, ..said });
+        let more = Usage { completion_tokens: 30, ..said };
+        assert_eq!(produced.charge(Some(more), false), more);
+        assert_eq!(produced.charge(None, true), Usage { completion_tokens: 3, ..Usage::default() });
+        assert_eq!(Produced::default().charge(None, false), Usage::default());
+    }
+}

@@ -64,7 +64,8 @@ pub struct Stream {
     /// Tool calls written across all choices (ids stay unique in the answer).
     next_call: u64,
     usage: Option<Usage>,
-    /// The usage came with a `finishReason` (or a blocked prompt): it is the answer's, not a running count.
+    /// The provider's stream ended ([`Self::finish`]): its last usage is the answer's, not a running count
+    /// (a `finishReason` does not say it: with `candidateCount` each candidate finishes on its own).
     usage_final: bool,
     /// The text passed on, for charging a stream cut short.
     produced: Produced,
@@ -128,6 +129,7 @@ impl Stream {
         events.clear();
         self.events = events;
         result?;
+        self.usage_final = true;
         if self.include_usage {
             // Only a usage Gemini stated: zeros would be a made-up bill.
             if let Some(usage) = self.usage {
@@ -148,8 +150,8 @@ impl Stream {
         self.usage
     }
 
-    /// What to charge: the usage once it came with the answer's end, else an estimate (lossy): the counts
-    /// so far, completion raised to the text passed on (see [`Produced::charge`]).
+    /// What to charge: the last usage once the stream ended, else an estimate (lossy): the running counts so
+    /// far, completion raised to the text passed on (see [`Produced::charge`]).
     pub fn produced_estimate(&self) -> Usage {
         self.produced.charge(self.usage, self.usage_final)
     }
@@ -177,8 +179,6 @@ impl Stream {
             // Vertex's early chunks carry `usageMetadata` without counts; only counts replace counts.
             if metadata.prompt_token_count.is_some() || metadata.candidates_token_count.is_some() {
                 self.usage = Some(usage_of(metadata));
-                let blocked = chunk.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some());
-                self.usage_final |= blocked || chunk.candidates.iter().any(|c| c.finish_reason.is_some());
             }
         }
         if chunk.candidates.is_empty() {
