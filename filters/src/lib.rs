@@ -221,6 +221,32 @@ impl Provider {
         }
     }
 
+    /// Whether a stream request to this OpenAI-compatible provider may carry `stream_options.include_usage`
+    /// (so [`translate_request`] asks every stream for its usage); `false` for translated providers, whose
+    /// bodies have no such member.
+    ///
+    /// Mistral refuses the member (422 `extra_forbidden`) and sends the usage on its last chunk anyway;
+    /// Perplexity does not document it and sends the usage on every chunk. Azure takes it from API version
+    /// 2024-09-01-preview on.
+    pub fn accepts_stream_options(self) -> bool {
+        match self {
+            Provider::OpenAI
+            | Provider::Azure
+            | Provider::TextCompletionOpenAI
+            | Provider::HostedVllm
+            | Provider::Ollama
+            | Provider::OllamaChat
+            | Provider::Groq
+            | Provider::DeepSeek
+            | Provider::TogetherAi
+            | Provider::OpenRouter
+            | Provider::FireworksAi
+            | Provider::Xai => true,
+            Provider::Mistral | Provider::Perplexity => false,
+            Provider::Anthropic | Provider::Gemini | Provider::VertexAi | Provider::Bedrock | Provider::Cohere => false,
+        }
+    }
+
     /// How the provider's API key is sent.
     pub fn auth(self) -> AuthStyle {
         match self {
@@ -343,7 +369,8 @@ pub enum TranslateError {
 ///
 /// Passthrough providers get the client body with `model` replaced by `upstream_model` (Azure too: it
 /// ignores the member, the deployment is in the path); a stream (`"stream": true` on chat or text
-/// completions) also gets `stream_options.include_usage: true`, so its usage is always known. Translated providers are `Unsupported` until their
+/// completions) also gets `stream_options.include_usage: true` where the provider takes it
+/// ([`Provider::accepts_stream_options`]), so its usage is always known. Translated providers are `Unsupported` until their
 /// translators land.
 pub fn translate_request(
     provider: Provider,
@@ -363,7 +390,9 @@ pub fn translate_request(
             let mut out = Vec::with_capacity(request.body_len() + 48);
             // A stream always asks for its usage (budgets charge every call); the translator drops the usage
             // chunk again when the client did not ask for it. Embeddings have no stream.
-            let stream = endpoint != Endpoint::Embeddings && request.stream().unwrap_or(false);
+            let stream = provider.accepts_stream_options()
+                && endpoint != Endpoint::Embeddings
+                && request.stream().unwrap_or(false);
             if stream {
                 request.write_with_model_and_usage(upstream_model, &mut out);
             } else {
