@@ -149,7 +149,7 @@ impl StreamRestamper {
             }
         }
         if usage_only && !self.client_usage {
-            // Asked for by us, not by the client: read, not passed on.
+            // The client did not ask for it (we did, for the bill): read, not passed on.
             return;
         }
         write_name(out);
