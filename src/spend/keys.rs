@@ -131,6 +131,11 @@ impl ReservePlan {
         }
     }
 
+    /// True when the reservation counts nothing.
+    pub fn is_empty(&self) -> bool {
+        self.budgets.is_empty() && self.rates.is_empty() && self.parallel.is_empty()
+    }
+
     /// The refusal a denied check means, with the reservation's names and the window's reset time.
     pub fn refusal(&self, d: Denied, now_ms: i64, r: &Reservation) -> Refusal {
         let now_s = now_ms.div_euclid(1000);

@@ -24,8 +24,10 @@
 //! pings every second; when Redis answers again it pushes what was settled locally meanwhile into Redis and
 //! switches back. A Redis ticket that cannot be settled (Redis died in flight) is pushed the same way.
 //!
-//! Known limit: a reservation whose instance dies before settling stays reserved until its window's counter
-//! expires (the in-flight sum is not tied to live instances).
+//! Known limits: a reservation whose instance dies before settling (or whose Redis call timed out after Redis
+//! ran it) stays reserved until its window's counter expires, and its parallel slot until the 10-minute safety
+//! TTL (the in-flight sums are not tied to live instances). Every key of a chain goes to one script, so the
+//! Redis must be a single primary, not a Redis Cluster.
 
 mod keys;
 mod memory;
@@ -289,7 +291,41 @@ pub enum Refusal {
     Unavailable(String),
 }
 
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Budget { scope, id, max, spent, resets_at } => {
+                write!(f, "Budget has been exceeded! {} {id}: current cost {spent}, max budget {max}", scope.as_str())?;
+                match resets_at {
+                    Some(t) => write!(f, "; resets at {t} (unix seconds)"),
+                    None => write!(f, "; this budget does not reset"),
+                }
+            }
+            Refusal::Rate { scope, id, kind, limit, retry_after_secs, .. } => write!(
+                f,
+                "Rate limit reached for {} {id}: {limit} {} per minute; retry after {retry_after_secs} s",
+                scope.as_str(),
+                kind.as_str()
+            ),
+            Refusal::Parallel { scope, id, limit } => {
+                write!(f, "Max parallel request limit reached for {} {id}: {limit}", scope.as_str())
+            }
+            Refusal::Unavailable(why) => write!(f, "spend limits unavailable: {why}"),
+        }
+    }
+}
+
 impl Refusal {
+    /// Seconds a client should wait before trying again (`Retry-After`): the rest of the minute for rate
+    /// limits, 1 for parallel limits, `None` for budgets (their reset may be days away) and `Unavailable`.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Refusal::Rate { retry_after_secs, .. } => Some(*retry_after_secs),
+            Refusal::Parallel { .. } => Some(1),
+            Refusal::Budget { .. } | Refusal::Unavailable(_) => None,
+        }
+    }
+
     /// The scope that refused (`None` for `Unavailable`).
     pub fn scope(&self) -> Option<Scope> {
         match self {
@@ -513,6 +549,10 @@ impl Limits {
     }
 
     async fn reserve_plan(&self, plan: &keys::ReservePlan, r: &Reservation, now_ms: i64) -> Result<Backend, Refusal> {
+        if plan.is_empty() {
+            // Nothing to count: no round trip, and nothing to refuse even when Redis is down.
+            return Ok(Backend::Memory);
+        }
         if let Some(redis) = &self.redis {
             if !self.down.load(Ordering::SeqCst) {
                 match redis.reserve(plan).await {

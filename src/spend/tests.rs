@@ -479,3 +479,77 @@ async fn an_unreachable_redis_starts_down_and_serves_locally() {
     let bad = Limits::with_redis("not a url", false).await;
     assert_eq!(bad.state(), BackendState::RedisDown);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_in_flight_when_redis_dies_are_all_served() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let a = Limits::with_redis(&server.url(), false).await;
+    let b = Limits::with_redis(&server.url(), false).await;
+    a.start();
+    b.start();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let done = done.clone();
+        tasks.push(tokio::spawn(async move {
+            // Spread the calls over ~300 ms so the kill lands in the middle of the run.
+            tokio::time::sleep(Duration::from_millis(i as u64)).await;
+            let r = Reservation {
+                budgets: vec![budget(Scope::Key, "k", 1_000.0, None), budget(Scope::Team, "t", 1_000.0, None)],
+                rates: vec![Rate { scope: Scope::Key, id: "k".into(), rpm: Some(1_000_000), tpm: Some(1 << 40) }],
+                parallel: vec![Parallel { scope: Scope::Key, id: "k".into(), max: 1_000 }],
+                amount: 0.5,
+            };
+            let t = l.reserve(r, T0_MS).await?;
+            tokio::task::yield_now().await;
+            l.settle(t, 0.25, 100, T0_MS).await;
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<(), Refusal>(())
+        }));
+    }
+    // Kill once a third of the calls went through.
+    assert!(eventually(10, || done.load(std::sync::atomic::Ordering::SeqCst) >= 100).await);
+    server.kill();
+    for t in tasks {
+        t.await.unwrap().expect("fail open: every call is served");
+    }
+    assert_eq!(done.load(std::sync::atomic::Ordering::SeqCst), 300);
+    assert_eq!((a.state(), b.state()), (BackendState::RedisDown, BackendState::RedisDown));
+    assert!(a.metrics().local_fallbacks + b.metrics().local_fallbacks > 0);
+}
+
+#[test]
+fn refusals_say_which_limit_and_when_to_come_back() {
+    let r = Refusal::Budget { scope: Scope::Team, id: "t1".into(), max: 10.0, spent: 10.5, resets_at: Some(1_000) };
+    assert_eq!(
+        r.to_string(),
+        "Budget has been exceeded! team t1: current cost 10.5, max budget 10; resets at 1000 (unix seconds)"
+    );
+    assert_eq!(r.retry_after_secs(), None);
+    let r = Refusal::Rate {
+        scope: Scope::Deployment,
+        id: "d".into(),
+        kind: RateKind::Tokens,
+        limit: 1_000,
+        retry_after_secs: 12,
+        resets_at_unix: 60,
+    };
+    assert_eq!(r.to_string(), "Rate limit reached for deployment d: 1000 tokens per minute; retry after 12 s");
+    assert_eq!(r.retry_after_secs(), Some(12));
+    assert_eq!(Refusal::Parallel { scope: Scope::Key, id: "k".into(), limit: 2 }.retry_after_secs(), Some(1));
+}
+
+#[tokio::test]
+async fn an_empty_reservation_is_granted_even_fail_closed_without_redis() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let l = Limits::with_redis(&format!("redis://127.0.0.1:{port}/"), true).await;
+    let t = l.reserve(Reservation::default(), T0_MS).await.unwrap();
+    l.settle(t, 1.0, 10, T0_MS).await;
+    assert!(matches!(
+        l.reserve(spend_only(vec![budget(Scope::Key, "k", 1.0, None)], 0.1), T0_MS).await,
+        Err(Refusal::Unavailable(_))
+    ));
+}
