@@ -11,6 +11,9 @@ use super::{Backend, HeldBudget, Parallel, RateKind, Refusal, Reservation, Scope
 const MARGIN_MS: i64 = 60_000;
 /// Lifetime of a budget counter without a window, refreshed by every use (it is re-seeded from the database).
 const ENDLESS_TTL_MS: i64 = 86_400_000;
+/// Longest lifetime of a budget counter (Redis refuses expiries past its clock's range; windows longer than
+/// this are re-seeded from the database when their counter expires).
+const MAX_TTL_MS: i64 = 400 * 86_400_000;
 /// Safety lifetime of a parallel counter, refreshed by every reserve: calls lost with their instance stop
 /// counting after it.
 pub(super) const PARALLEL_TTL_MS: i64 = 600_000;
@@ -37,9 +40,10 @@ pub(super) fn parallel_key(scope: Scope, id: &str) -> String {
 fn budget_ttl_ms(window: Option<Window>, index: i64, now_ms: i64) -> i64 {
     match window {
         Some(w) if w.secs > 0 => {
-            let secs = i64::try_from(w.secs).unwrap_or(i64::MAX / 2_000);
-            let end_ms = (w.anchor_unix + (index + 1) * secs).saturating_mul(1000);
-            (end_ms - now_ms).max(0) + MARGIN_MS
+            let secs = i64::try_from(w.secs).unwrap_or(i64::MAX);
+            let end_ms =
+                index.saturating_add(1).saturating_mul(secs).saturating_add(w.anchor_unix).saturating_mul(1000);
+            end_ms.saturating_sub(now_ms).clamp(0, MAX_TTL_MS) + MARGIN_MS
         }
         _ => ENDLESS_TTL_MS,
     }

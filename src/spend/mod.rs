@@ -101,7 +101,7 @@ impl Window {
         if secs == 0 {
             return 0;
         }
-        (now_unix - self.anchor_unix).div_euclid(secs)
+        now_unix.saturating_sub(self.anchor_unix).div_euclid(secs)
     }
 
     /// When the window holding `now_unix` ends (the next one starts), unix seconds.
@@ -110,7 +110,7 @@ impl Window {
         if secs == 0 {
             return i64::MAX;
         }
-        self.anchor_unix + (self.index(now_unix) + 1) * secs
+        self.index(now_unix).saturating_add(1).saturating_mul(secs).saturating_add(self.anchor_unix)
     }
 
     fn secs_i64(&self) -> i64 {
@@ -485,7 +485,8 @@ impl Limits {
     }
 
     /// Starts the task that pings Redis every second and reconciles when it returns, on the current tokio
-    /// runtime; once per `Limits`, nothing without Redis or outside a runtime.
+    /// runtime; once per `Limits`, nothing without Redis or outside a runtime. The runtime must outlive the
+    /// server: the task (and the Redis connection made by [`Limits::with_redis`]) lives there.
     pub fn start(self: &Arc<Self>) {
         if self.redis.is_none() || self.started.swap(true, Ordering::SeqCst) {
             return;
@@ -495,8 +496,15 @@ impl Limits {
             self.started.store(false, Ordering::SeqCst);
             return;
         };
+        rt.spawn(self.health_task());
+    }
+
+    /// The health loop [`Limits::start`] spawns, for a caller that drives it itself (a Pingora background
+    /// service, say): pings every second, pushes local spend when Redis returns; ends when the `Limits` is
+    /// dropped.
+    pub fn health_task(self: &Arc<Self>) -> impl std::future::Future<Output = ()> + Send + 'static {
         let weak: Weak<Limits> = Arc::downgrade(self);
-        rt.spawn(async move {
+        async move {
             loop {
                 tokio::time::sleep(PING_EVERY).await;
                 let Some(limits) = weak.upgrade() else {
@@ -504,7 +512,26 @@ impl Limits {
                 };
                 limits.tick().await;
             }
-        });
+        }
+    }
+
+    /// [`Limits::with_redis`] and [`Limits::start`] on a one-thread runtime of their own that lives as long as
+    /// the process, for a caller outside any runtime (before Pingora starts its own). Blocks until the first
+    /// ping answered or timed out (at most about a second); `Err` only when the thread or runtime cannot start.
+    pub fn with_redis_on_own_runtime(url: &str, fail_closed: bool) -> std::io::Result<Arc<Limits>> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let url = url.to_string();
+        std::thread::Builder::new().name("tollgate-spend".to_string()).spawn(move || {
+            rt.block_on(async move {
+                let limits = Limits::with_redis(&url, fail_closed).await;
+                limits.start();
+                // The receiver may be gone if the caller gave up; the runtime keeps serving the connection.
+                let _ = tx.send(limits);
+                std::future::pending::<()>().await;
+            });
+        })?;
+        rx.recv().map_err(|e| std::io::Error::other(format!("spend runtime did not start: {e}")))
     }
 
     /// Where the counters live now.

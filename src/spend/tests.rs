@@ -553,3 +553,39 @@ async fn an_empty_reservation_is_granted_even_fail_closed_without_redis() {
         Err(Refusal::Unavailable(_))
     ));
 }
+
+#[test]
+fn absurd_windows_neither_panic_nor_expire_at_once() {
+    let w = Window { anchor_unix: 0, secs: u64::MAX };
+    assert_eq!(w.index(i64::MAX), 1);
+    assert_eq!(w.index(T0_MS / 1000), 0);
+    assert_eq!(w.resets_at(0), i64::MAX);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let l = Limits::memory();
+    let b = Budget { scope: Scope::Key, id: "k".into(), max: 1.0, window: Some(w), seed: 0.0 };
+    let r = rt.block_on(l.reserve(spend_only(vec![b.clone()], 0.6), T0_MS)).unwrap();
+    assert!(rt.block_on(l.reserve(spend_only(vec![b], 0.6), T0_MS + 3_600_000)).is_err());
+    rt.block_on(l.settle(r, 0.1, 1, T0_MS));
+}
+
+#[test]
+fn a_limits_on_its_own_runtime_serves_callers_on_other_runtimes() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    // Built outside any runtime, like before Pingora starts.
+    let l = Limits::with_redis_on_own_runtime(&server.url(), false).unwrap();
+    assert_eq!(l.state(), BackendState::Redis);
+    for _ in 0..2 {
+        // Each caller runtime comes and goes; the connection lives on the Limits' own runtime.
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let t = l.reserve(spend_only(vec![budget(Scope::Key, "own", 1.0, None)], 0.25), T0_MS).await.unwrap();
+            assert_eq!(t.backend, Backend::Redis);
+            l.settle(t, 0.125, 1, T0_MS).await;
+        });
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (spent, _) = rt.block_on(l.redis.as_ref().unwrap().budget("tg:b:key:own:all")).unwrap();
+    assert_eq!(spent, Some(0.25));
+}
