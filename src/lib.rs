@@ -19,12 +19,14 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod error;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;
 pub mod router;
 pub mod server;
+pub mod spend;
 pub mod upstream;
 
 use std::path::Path;

@@ -1,0 +1,361 @@
+//! The Redis backend: one Lua script per reserve (every check of the chain, then every increment), one per
+//! settle and one per reconcile, run with EVALSHA (loaded by SCRIPT LOAD when Redis answers NOSCRIPT, as after
+//! a restart) through a reconnecting [`ConnectionManager`]. Every call is bounded by a short timeout so a dead
+//! Redis costs a request at most that long before the gateway switches to its local counters.
+//!
+//! Amounts travel as Rust's shortest round-trip decimal strings and are added with HINCRBYFLOAT, never
+//! through Lua's number formatting (14 digits), so no precision is lost on the way.
+
+use std::future::Future;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{ErrorKind, RedisError, RedisResult, Script};
+
+use super::keys::{Denied, ReservePlan, SettlePlan, PARALLEL_TTL_MS};
+use super::{Pending, REDIS_TIMEOUT};
+
+/// KEYS: budget windows (nb), rate minutes (nr), parallel counters (np).
+/// ARGV: amount, nb, nr, np; per budget: max, seed, ttl_ms; per rate: rpm, tpm (-1: none), ttl_ms;
+/// per parallel: max, ttl_ms.
+/// Returns {"ok"} or {kind, position (1-based), spent}.
+const RESERVE_LUA: &str = r"
+local nb, nr, np = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local amount = tonumber(ARGV[1])
+local a = 5
+for i = 1, nb do
+  local v = redis.call('HMGET', KEYS[i], 'spent', 'reserved')
+  local spent_s = v[1] or ARGV[a + 1]
+  local spent = tonumber(spent_s)
+  local reserved = tonumber(v[2] or '0')
+  local max = tonumber(ARGV[a])
+  if spent >= max or spent + reserved + amount > max then
+    return {'budget', tostring(i), spent_s}
+  end
+  a = a + 3
+end
+for i = 1, nr do
+  local v = redis.call('HMGET', KEYS[nb + i], 'req', 'tok')
+  local rpm, tpm = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  if rpm >= 0 and tonumber(v[1] or '0') + 1 > rpm then
+    return {'rpm', tostring(i), ''}
+  end
+  if tpm >= 0 and tonumber(v[2] or '0') >= tpm then
+    return {'tpm', tostring(i), ''}
+  end
+  a = a + 3
+end
+for i = 1, np do
+  local n = tonumber(redis.call('GET', KEYS[nb + nr + i]) or '0')
+  if n < 0 then n = 0 end
+  if n + 1 > tonumber(ARGV[a]) then
+    return {'parallel', tostring(i), ''}
+  end
+  a = a + 2
+end
+a = 5
+for i = 1, nb do
+  local k = KEYS[i]
+  if redis.call('HEXISTS', k, 'spent') == 0 then
+    redis.call('HSET', k, 'spent', ARGV[a + 1])
+  end
+  redis.call('HINCRBYFLOAT', k, 'reserved', ARGV[1])
+  redis.call('PEXPIRE', k, ARGV[a + 2])
+  a = a + 3
+end
+for i = 1, nr do
+  local k = KEYS[nb + i]
+  redis.call('HINCRBY', k, 'req', 1)
+  redis.call('PEXPIRE', k, ARGV[a + 2])
+  a = a + 3
+end
+for i = 1, np do
+  local k = KEYS[nb + nr + i]
+  if redis.call('INCR', k) < 1 then
+    redis.call('SET', k, '1')
+  end
+  redis.call('PEXPIRE', k, ARGV[a + 1])
+  a = a + 2
+end
+return {'ok', '', ''}
+";
+
+/// KEYS: reserve windows (nb), current windows (nb), rate minutes (nr), parallel counters (np).
+/// ARGV: amount, cost, tokens, nb, nr, np; per budget: seed, ttl_ms; per rate: ttl_ms.
+const SETTLE_LUA: &str = r"
+local nb, nr, np = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local cost = tonumber(ARGV[2])
+local a = 7
+for i = 1, nb do
+  local rk, ck = KEYS[i], KEYS[nb + i]
+  if redis.call('HEXISTS', rk, 'reserved') == 1 then
+    if tonumber(redis.call('HINCRBYFLOAT', rk, 'reserved', '-' .. ARGV[1])) < 0 then
+      redis.call('HSET', rk, 'reserved', '0')
+    end
+  end
+  if cost > 0 then
+    if redis.call('HEXISTS', ck, 'spent') == 0 then
+      redis.call('HSET', ck, 'spent', ARGV[a])
+    end
+    redis.call('HINCRBYFLOAT', ck, 'spent', ARGV[2])
+    if redis.call('PTTL', ck) < tonumber(ARGV[a + 1]) then
+      redis.call('PEXPIRE', ck, ARGV[a + 1])
+    end
+  end
+  a = a + 2
+end
+for i = 1, nr do
+  local k = KEYS[2 * nb + i]
+  redis.call('HINCRBY', k, 'tok', ARGV[3])
+  if redis.call('PTTL', k) < tonumber(ARGV[a]) then
+    redis.call('PEXPIRE', k, ARGV[a])
+  end
+  a = a + 1
+end
+for i = 1, np do
+  local k = KEYS[2 * nb + nr + i]
+  if redis.call('EXISTS', k) == 1 and redis.call('DECR', k) < 0 then
+    redis.call('SET', k, '0', 'KEEPTTL')
+  end
+end
+return 1
+";
+
+/// KEYS: budget windows (nb), parallel counters.
+/// ARGV: nb; per budget: seed, spent delta, unreserve, ttl_ms; per parallel: calls to release.
+const RECONCILE_LUA: &str = r"
+local nb = tonumber(ARGV[1])
+local a = 2
+for i = 1, nb do
+  local k = KEYS[i]
+  if tonumber(ARGV[a + 1]) > 0 then
+    if redis.call('HEXISTS', k, 'spent') == 0 then
+      redis.call('HSET', k, 'spent', ARGV[a])
+    end
+    redis.call('HINCRBYFLOAT', k, 'spent', ARGV[a + 1])
+    if redis.call('PTTL', k) < tonumber(ARGV[a + 3]) then
+      redis.call('PEXPIRE', k, ARGV[a + 3])
+    end
+  end
+  if tonumber(ARGV[a + 2]) > 0 and redis.call('HEXISTS', k, 'reserved') == 1 then
+    if tonumber(redis.call('HINCRBYFLOAT', k, 'reserved', '-' .. ARGV[a + 2])) < 0 then
+      redis.call('HSET', k, 'reserved', '0')
+    end
+  end
+  a = a + 4
+end
+for j = nb + 1, #KEYS do
+  local k = KEYS[j]
+  if redis.call('EXISTS', k) == 1 and redis.call('DECRBY', k, ARGV[a]) < 0 then
+    redis.call('SET', k, '0', 'KEEPTTL')
+  end
+  a = a + 1
+end
+return 1
+";
+
+/// A Redis holding the counters of every instance.
+pub(super) struct RedisStore {
+    url: String,
+    /// `None` when the URL does not parse: Redis stays down (and says why in the log).
+    conn: Option<ConnectionManager>,
+    reserve: Script,
+    settle: Script,
+    reconcile: Script,
+}
+
+/// The error of a call that took longer than [`REDIS_TIMEOUT`] or could not start.
+fn unavailable(what: &'static str) -> RedisError {
+    RedisError::from((ErrorKind::Io, what))
+}
+
+/// `f` within [`REDIS_TIMEOUT`].
+async fn bounded<T>(f: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
+    match tokio::time::timeout(REDIS_TIMEOUT, f).await {
+        Ok(r) => r,
+        Err(_) => Err(unavailable("redis call timed out")),
+    }
+}
+
+/// A decimal string that parses back to exactly `x` (Rust's shortest round-trip form).
+fn num(x: f64) -> String {
+    format!("{x}")
+}
+
+impl RedisStore {
+    /// A lazily connecting store for `url`; nothing is sent until the first call.
+    pub fn new(url: &str) -> RedisStore {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(std::time::Duration::from_millis(500));
+        let conn = match ::redis::Client::open(url) {
+            Ok(client) => match ConnectionManager::new_lazy_with_config(client, config) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    log::error!("spend: redis connection manager for {}: {e}", redact(url));
+                    None
+                }
+            },
+            Err(e) => {
+                log::error!("spend: redis url {}: {e}", redact(url));
+                None
+            }
+        };
+        RedisStore {
+            url: redact(url),
+            conn,
+            reserve: Script::new(RESERVE_LUA),
+            settle: Script::new(SETTLE_LUA),
+            reconcile: Script::new(RECONCILE_LUA),
+        }
+    }
+
+    /// The URL without its password, for logs.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn conn(&self) -> RedisResult<ConnectionManager> {
+        self.conn.clone().ok_or_else(|| unavailable("redis url is not usable"))
+    }
+
+    /// PING.
+    pub async fn ping(&self) -> RedisResult<()> {
+        let mut c = self.conn()?;
+        let pong: String = bounded(::redis::cmd("PING").query_async(&mut c)).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(unavailable("redis answered PING with something else"))
+        }
+    }
+
+    /// Runs the reserve script: `Ok(Err(_))` is a refusal, `Err(_)` a Redis failure.
+    pub async fn reserve(&self, plan: &ReservePlan) -> RedisResult<Result<(), Denied>> {
+        let mut c = self.conn()?;
+        let mut inv = self.reserve.prepare_invoke();
+        for b in &plan.budgets {
+            inv.key(&b.key);
+        }
+        for r in &plan.rates {
+            inv.key(&r.key);
+        }
+        for (k, _) in &plan.parallel {
+            inv.key(k);
+        }
+        inv.arg(num(plan.amount)).arg(plan.budgets.len()).arg(plan.rates.len()).arg(plan.parallel.len());
+        for b in &plan.budgets {
+            inv.arg(num(b.max)).arg(num(b.seed)).arg(b.ttl_ms.max(1));
+        }
+        for r in &plan.rates {
+            inv.arg(limit_arg(r.rpm)).arg(limit_arg(r.tpm)).arg(r.ttl_ms.max(1));
+        }
+        for (_, max) in &plan.parallel {
+            inv.arg(limit_arg(Some(*max))).arg(PARALLEL_TTL_MS);
+        }
+        let reply: Vec<String> = bounded(inv.invoke_async(&mut c)).await?;
+        let kind = reply.first().map(String::as_str).unwrap_or("");
+        if kind == "ok" {
+            return Ok(Ok(()));
+        }
+        let i = reply.get(1).and_then(|s| s.parse::<usize>().ok()).and_then(|i| i.checked_sub(1));
+        let Some(i) = i else {
+            return Err(unavailable("reserve script answered without a position"));
+        };
+        match kind {
+            "budget" => {
+                let spent = reply.get(2).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+                Ok(Err(Denied::Budget(i, spent)))
+            }
+            "rpm" => Ok(Err(Denied::Requests(i))),
+            "tpm" => Ok(Err(Denied::Tokens(i))),
+            "parallel" => Ok(Err(Denied::Parallel(i))),
+            _ => Err(unavailable("reserve script answered an unknown kind")),
+        }
+    }
+
+    /// Runs the settle script.
+    pub async fn settle(&self, plan: &SettlePlan) -> RedisResult<()> {
+        let mut c = self.conn()?;
+        let mut inv = self.settle.prepare_invoke();
+        for b in &plan.budgets {
+            inv.key(&b.reserve_key);
+        }
+        for b in &plan.budgets {
+            inv.key(&b.current_key);
+        }
+        for (k, _) in &plan.rates {
+            inv.key(k);
+        }
+        for k in &plan.parallel {
+            inv.key(k);
+        }
+        inv.arg(num(plan.amount))
+            .arg(num(plan.cost))
+            .arg(plan.tokens)
+            .arg(plan.budgets.len())
+            .arg(plan.rates.len())
+            .arg(plan.parallel.len());
+        for b in &plan.budgets {
+            inv.arg(num(b.seed)).arg(b.ttl_ms.max(1));
+        }
+        for (_, ttl) in &plan.rates {
+            inv.arg((*ttl).max(1));
+        }
+        let _: i64 = bounded(inv.invoke_async(&mut c)).await?;
+        Ok(())
+    }
+
+    /// Pushes what was booked while Redis was away.
+    pub async fn reconcile(&self, pending: &Pending) -> RedisResult<()> {
+        let mut c = self.conn()?;
+        let mut inv = self.reconcile.prepare_invoke();
+        let mut args: Vec<String> = vec![pending.budgets.len().to_string()];
+        for (k, b) in &pending.budgets {
+            let elapsed = i64::try_from(b.since.elapsed().as_millis()).unwrap_or(i64::MAX);
+            inv.key(k);
+            args.push(num(b.seed));
+            args.push(num(b.spent));
+            args.push(num(b.unreserve));
+            args.push((b.ttl_ms.saturating_sub(elapsed)).max(1).to_string());
+        }
+        for (k, n) in &pending.parallel {
+            inv.key(k);
+            args.push(n.to_string());
+        }
+        for a in &args {
+            inv.arg(a);
+        }
+        let _: i64 = bounded(inv.invoke_async(&mut c)).await?;
+        Ok(())
+    }
+
+    /// The spent and reserved amounts of a budget counter (tests).
+    #[cfg(test)]
+    pub async fn budget(&self, key: &str) -> RedisResult<(Option<f64>, Option<f64>)> {
+        let mut c = self.conn()?;
+        let (spent, reserved): (Option<String>, Option<String>) =
+            bounded(::redis::cmd("HMGET").arg(key).arg("spent").arg("reserved").query_async(&mut c)).await?;
+        Ok((spent.and_then(|s| s.parse().ok()), reserved.and_then(|s| s.parse().ok())))
+    }
+}
+
+/// A limit as a script argument: -1 for none.
+fn limit_arg(limit: Option<u64>) -> i64 {
+    limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX))
+}
+
+/// `url` without the password between `:` and `@`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((auth, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
