@@ -20,6 +20,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod keys;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;
