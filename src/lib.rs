@@ -21,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod cost;
 pub mod error;
+pub mod keys;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;
