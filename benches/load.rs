@@ -55,6 +55,9 @@ struct Settings {
     gateway_threads: Option<usize>,
     /// `LOAD_RSS_REQUESTS`: requests of the long closed-loop run that ends with an RSS reading.
     rss_requests: u64,
+    /// `LOAD_KEYS`: call the gateway with a virtual key that has a budget and rpm/tpm limits, its
+    /// counters in memory (`embedded`) or in a Redis of the bench's own (`redis`); unset: the master key.
+    keys: Option<String>,
     /// `LOAD_ROUTING`: a `routing_strategy` for a group of two deployments on the fake (unset: one deployment).
     routing: Option<String>,
 }
@@ -70,6 +73,7 @@ impl Settings {
             gateway_threads: knob("LOAD_GATEWAY_THREADS"),
             rss_requests: knob("LOAD_RSS_REQUESTS").unwrap_or(0),
             routing: std::env::var("LOAD_ROUTING").ok().filter(|r| !r.is_empty()),
+            keys: std::env::var("LOAD_KEYS").ok().filter(|k| !k.is_empty()),
         }
     }
 
@@ -87,6 +91,7 @@ impl Settings {
             knobs.push(format!("LOAD_RSS_REQUESTS={}", self.rss_requests));
         }
         knobs.extend(self.routing.as_ref().map(|r| format!("LOAD_ROUTING={r}")));
+        knobs.extend(self.keys.as_ref().map(|k| format!("LOAD_KEYS={k}")));
         knobs
     }
 
@@ -122,9 +127,23 @@ fn main() {
     let upstream = FakeUpstream::start().expect("start the fake upstream on 127.0.0.1");
     let passthrough = passthrough::start(upstream.addr(), settings.gateway_threads)
         .unwrap_or_else(|e| panic!("start the Pingora passthrough: {e}"));
-    let gateway =
-        gateway::start_gateway(&binary, upstream.addr(), settings.gateway_threads, settings.routing.as_deref())
-            .unwrap_or_else(|e| panic!("start the gateway ({}): {e}", binary.display()));
+    let redis = match settings.keys.as_deref() {
+        Some("redis") => Some(gateway::Redis::start().unwrap_or_else(|e| panic!("start redis-server: {e}"))),
+        Some("embedded") | None => None,
+        Some(other) => panic!("LOAD_KEYS={other}: expected embedded or redis"),
+    };
+    let gateway = gateway::start_gateway(
+        &binary,
+        upstream.addr(),
+        settings.gateway_threads,
+        settings.routing.as_deref(),
+        redis.as_ref().map(gateway::Redis::port),
+    )
+    .unwrap_or_else(|e| panic!("start the gateway ({}): {e}", binary.display()));
+    let gateway_key = match settings.keys {
+        Some(_) => gateway::generate_key(gateway.addr()).unwrap_or_else(|e| panic!("make a virtual key: {e}")),
+        None => MASTER_KEY.to_owned(),
+    };
     eprintln!(
         "load: fake upstream on {}, Pingora passthrough (pid {}) on {}, gateway (pid {}) on {}",
         upstream.addr(),
@@ -140,7 +159,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("start the client runtime");
-    let report = runtime.block_on(measure(&settings, &upstream, [&passthrough, &gateway], machine, versions));
+    let report =
+        runtime.block_on(measure(&settings, &upstream, [&passthrough, &gateway], &gateway_key, machine, versions));
 
     let path = gateway::target_dir().join("load-report.md");
     report.publish(&path).expect("write the report");
@@ -152,6 +172,7 @@ async fn measure(
     settings: &Settings,
     upstream: &FakeUpstream,
     proxies: [&ProxyProcess; 2],
+    gateway_key: &str,
     machine: Machine,
     versions: Vec<String>,
 ) -> Report {
@@ -161,7 +182,7 @@ async fn measure(
     let targets: [Arc<Target>; 3] = [
         Arc::new(Target::new(upstream.addr(), UPSTREAM_KEY)),
         Arc::new(Target::new(passthrough.addr(), UPSTREAM_KEY)),
-        Arc::new(Target::new(gateway.addr(), MASTER_KEY)),
+        Arc::new(Target::new(gateway.addr(), gateway_key)),
     ];
     let logs = || format!("\npassthrough log:\n{}\ngateway log:\n{}", passthrough.log_tail(), gateway.log_tail());
     let usage = || pids.map(|pid| ProcessUsage::of(pid).unwrap_or_else(|e| panic!("read /proc/{pid}: {e}{}", logs())));

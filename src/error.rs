@@ -80,9 +80,69 @@ pub enum Error {
         /// The provider's `Retry-After`, passed on with a 429.
         retry_after: Option<std::time::Duration>,
     },
+    /// The key may not use this model (its own list, or its team's).
+    #[error("{message}")]
+    ModelNotAllowed {
+        /// Which list refused: `key_model_access_denied` or `team_model_access_denied` (LiteLLM's types).
+        kind: &'static str,
+        /// What was refused, naming the model and the allowed ones.
+        message: String,
+    },
+    /// A budget in the key's chain is spent. Never carries the amounts: clients are not admins.
+    #[error("Budget has been exceeded! The {scope} budget is spent{}", match resets_at { Some(t) => format!("; it resets at {}", iso8601(*t)), None => String::new() })]
+    BudgetExceeded {
+        /// `key`, `team`, `user` or `end_user`.
+        scope: &'static str,
+        /// Unix time the budget's window resets, if it has one.
+        resets_at: Option<i64>,
+    },
+    /// An rpm, tpm or parallel-request limit of the key, team, user or deployment is reached.
+    #[error("Rate limit reached for {scope}: {limit} {kind} {per}. Retry after {retry_after_secs} s", per = if *kind == "parallel requests" { "at once" } else { "per minute" })]
+    RateLimited {
+        /// `key`, `team`, `user`, `end_user` or `deployment`.
+        scope: &'static str,
+        /// `requests`, `tokens` or `parallel requests`.
+        kind: &'static str,
+        /// The limit.
+        limit: u64,
+        /// Seconds until it frees up (`Retry-After`).
+        retry_after_secs: u64,
+    },
+    /// An admin-API answer other than success (its status, type and message as LiteLLM gives them).
+    #[error("{message}")]
+    Admin {
+        /// HTTP status.
+        status: u16,
+        /// OpenAI `type`.
+        kind: &'static str,
+        /// What went wrong.
+        message: String,
+        /// The offending field.
+        param: Option<String>,
+    },
+    /// Counters cannot be checked (Redis down with `fail_closed`).
+    #[error("Budget and rate limits cannot be checked now: {0}")]
+    LimitsUnavailable(String),
     /// A bug or an impossible state; never a client's fault.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Unix seconds as ISO-8601 UTC (`2026-11-25T12:00:00Z`), without a date crate.
+pub fn iso8601(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 impl Error {
@@ -99,6 +159,10 @@ impl Error {
             Error::UpstreamTimeout(..) => 408,
             Error::UpstreamTransport { .. } => 502,
             Error::UpstreamStatus { status, .. } => *status,
+            Error::ModelNotAllowed { .. } => 403,
+            Error::BudgetExceeded { .. } | Error::RateLimited { .. } => 429,
+            Error::Admin { status, .. } => *status,
+            Error::LimitsUnavailable(_) => 503,
             Error::Internal(_) => 500,
         }
     }
@@ -117,15 +181,22 @@ impl Error {
             Error::NoDeployment { .. } => "rate_limit_error",
             Error::UpstreamTimeout(..) => "timeout",
             Error::UpstreamTransport { .. } | Error::UpstreamStatus { .. } => "api_error",
+            Error::ModelNotAllowed { kind, .. } => kind,
+            Error::BudgetExceeded { .. } => "budget_exceeded",
+            Error::RateLimited { .. } => "rate_limit_error",
+            Error::Admin { kind, .. } => kind,
+            Error::LimitsUnavailable(_) => "service_unavailable",
             Error::Internal(_) => "internal_server_error",
         }
     }
 
     /// The offending parameter, if any.
-    pub fn param(&self) -> Option<&'static str> {
+    pub fn param(&self) -> Option<&str> {
         match self {
             Error::BadRequest { param, .. } => *param,
-            Error::UnknownModel(_) | Error::ProviderNotServed { .. } => Some("model"),
+            Error::UnknownModel(_) | Error::ProviderNotServed { .. } | Error::ModelNotAllowed { .. } => Some("model"),
+            Error::BudgetExceeded { scope, .. } => Some(scope),
+            Error::Admin { param, .. } => param.as_deref(),
             _ => None,
         }
     }
@@ -145,6 +216,11 @@ impl Error {
             Error::UpstreamTimeout(..) => "upstream_timeout",
             Error::UpstreamTransport { .. } => "upstream_transport",
             Error::UpstreamStatus { .. } => "upstream_status",
+            Error::ModelNotAllowed { .. } => "model_not_allowed",
+            Error::BudgetExceeded { .. } => "budget_exceeded",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Admin { .. } => "admin",
+            Error::LimitsUnavailable(_) => "limits_unavailable",
             Error::Internal(_) => "internal",
         }
     }
@@ -167,5 +243,27 @@ impl From<TranslateError> for Error {
             _ => None,
         };
         Error::BadRequest { message: e.to_string(), param }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_matches_known_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(1_795_611_599), "2026-11-25T12:59:59Z");
+    }
+
+    #[test]
+    fn budget_errors_name_the_budget_and_its_reset_but_no_amounts() {
+        let e = Error::BudgetExceeded { scope: "team", resets_at: Some(0) };
+        assert_eq!((e.status(), e.kind(), e.param()), (429, "budget_exceeded", Some("team")));
+        assert_eq!(
+            e.to_string(),
+            "Budget has been exceeded! The team budget is spent; it resets at 1970-01-01T00:00:00Z"
+        );
     }
 }

@@ -12,7 +12,7 @@ use crate::config::ProviderChoice;
 use crate::reload::Live;
 
 /// The Prometheus text exposition of the live state.
-pub fn render(live: &Live, now: Instant) -> Bytes {
+pub fn render(live: &Live, now: Instant, backends: crate::admin::Backends) -> Bytes {
     let snapshot = live.current.load();
     let mut out = String::with_capacity(2048);
     let reloads = live.reloads.load(Ordering::Relaxed);
@@ -24,6 +24,14 @@ pub fn render(live: &Live, now: Instant) -> Bytes {
     out.push_str("# HELP tollgate_requests_in_flight Requests being served now.\n");
     out.push_str("# TYPE tollgate_requests_in_flight gauge\n");
     let _ = writeln!(out, "tollgate_requests_in_flight {}", live.in_flight.load(Ordering::Relaxed));
+    out.push_str("# HELP tollgate_database_up 1 while the keys database answers (keys keep working from the cache).\n");
+    out.push_str("# TYPE tollgate_database_up gauge\n");
+    let _ = writeln!(out, "tollgate_database_up {}", u8::from(backends.database_up));
+    if let Some(up) = backends.redis_up {
+        out.push_str("# HELP tollgate_redis_up 1 while Redis answers; 0 while counters run locally (or refuse).\n");
+        out.push_str("# TYPE tollgate_redis_up gauge\n");
+        let _ = writeln!(out, "tollgate_redis_up {}", u8::from(up));
+    }
 
     out.push_str("# HELP litellm_deployment_state Deployment state: 0 healthy, 1 partial outage, 2 complete outage.\n");
     out.push_str("# TYPE litellm_deployment_state gauge\n");

@@ -18,6 +18,7 @@ use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 
 use crate::config::{self, Config, ProviderChoice};
+use crate::cost::Prices;
 use crate::router::Router;
 use crate::upstream::vertex::VertexAuth;
 use crate::upstream::Target;
@@ -37,6 +38,10 @@ pub struct Snapshot {
     pub master_key: Option<Vec<u8>>,
     /// Vertex AI service-account signers by deployment id (their tokens cached until expiry).
     pub vertex: HashMap<String, Arc<VertexAuth>>,
+    /// Prices per token by deployment id: the price table, overridden by the deployment's own
+    /// `*_cost_per_token` (litellm_params, then model_info). A deployment with no known price is absent
+    /// and costs nothing (as in LiteLLM, which logs it).
+    pub prices: HashMap<String, Prices>,
 }
 
 impl Snapshot {
@@ -75,11 +80,35 @@ impl Snapshot {
         if !errors.is_empty() {
             return Err(errors);
         }
+        let prices = deployment_prices(&config);
         let router = Router::new(&config, previous.map(|p| &p.router));
         let models_body = crate::admin::models_body(&config, created);
         let master_key = config.general.master_key.as_ref().map(|k| k.as_bytes().to_vec());
-        Ok(Snapshot { config: Arc::new(config), targets, router, models_body, master_key, vertex })
+        Ok(Snapshot { config: Arc::new(config), targets, router, models_body, master_key, vertex, prices })
     }
+}
+
+/// Every deployment's prices (see [`Snapshot::prices`]); deployments without one are logged once per load.
+fn deployment_prices(config: &Config) -> HashMap<String, Prices> {
+    let mut prices = HashMap::new();
+    for d in config.groups.iter().flat_map(|g| g.deployments.iter()) {
+        let info = |name: &str| d.model_info.get(name).and_then(serde_json::Value::as_f64);
+        let overrides = crate::cost::PriceOverrides {
+            input_cost_per_token: d.input_cost_per_token.or_else(|| info("input_cost_per_token")),
+            output_cost_per_token: d.output_cost_per_token.or_else(|| info("output_cost_per_token")),
+            cache_read_input_token_cost: info("cache_read_input_token_cost"),
+            cache_creation_input_token_cost: info("cache_creation_input_token_cost"),
+            output_cost_per_reasoning_token: info("output_cost_per_reasoning_token"),
+            max_output_tokens: d.model_info.get("max_output_tokens").and_then(serde_json::Value::as_u64),
+        };
+        match crate::cost::prices_for(&d.litellm_model, &overrides) {
+            Some(p) => {
+                prices.insert(d.id.clone(), p);
+            }
+            None => warn!("model_list[{}] ({}): no price known; its calls cost 0", d.index, d.litellm_model),
+        }
+    }
+    prices
 }
 
 /// The live snapshot and where it came from.

@@ -14,8 +14,10 @@ use pingora_core::services::background::background_service;
 
 use crate::cli::Cli;
 use crate::config;
+use crate::keys::Keys;
 use crate::proxy::Gateway;
 use crate::reload::{DrainService, Live, ReloadService, Snapshot};
+use crate::spend::Limits;
 use crate::upstream::Resolver;
 
 /// Loads the config and runs the gateway until SIGTERM/SIGINT. Returns only on a startup error.
@@ -31,6 +33,30 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     std::fs::create_dir_all(&state_dir).map_err(|e| format!("state dir {}: {e}", state_dir.display()))?;
     let created =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    // The control plane (database driver, cache poller, spend writer, Redis reconnects) runs on a runtime
+    // of its own that lives as long as the process: Pingora's service runtimes start only later.
+    let control = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("tollgate-control")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("control runtime: {e}"))?;
+    let database_url = config.general.database_url.clone();
+    let keys = control.block_on(Keys::open(&state_dir, database_url.as_deref()))?;
+    let limits = match config.general.redis_url.as_deref() {
+        Some(url) => {
+            info!("budget and rate counters in Redis ({})", redact_url(url));
+            control.block_on(Limits::with_redis(url, config.general.fail_closed))
+        }
+        None => Limits::memory(),
+    };
+    {
+        let _guard = control.enter();
+        keys.start();
+        limits.start();
+    }
+    // Never dropped: its threads serve until the process exits.
+    std::mem::forget(control);
     let snapshot = Snapshot::build(config, None, created).map_err(|e| e.join("\n"))?;
     info!(
         "serving {} model groups from {} on {}:{}",
@@ -58,7 +84,7 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&conf)));
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let gateway = Gateway { live: live.clone(), connector, resolver: Resolver::default() };
+    let gateway = Gateway { live: live.clone(), connector, resolver: Resolver::default(), keys, limits };
     let mut proxy = pingora_proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
     proxy.add_tcp(&format!("{}:{}", cli.host, cli.port));
     server.add_service(proxy);
@@ -66,4 +92,12 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     let grace = std::time::Duration::from_secs(cli.grace_period);
     server.add_service(background_service("drain on stop", DrainService { live, grace }));
     server.run_forever()
+}
+
+/// A Redis URL without its password, for logs.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}***{}", &url[..scheme + 3], &url[at..]),
+        _ => url.to_owned(),
+    }
 }

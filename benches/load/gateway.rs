@@ -128,10 +128,23 @@ pub fn start_gateway(
     upstream: SocketAddr,
     threads: Option<usize>,
     routing: Option<&str>,
+    redis_port: Option<u16>,
 ) -> io::Result<ProxyProcess> {
     let dir = tempfile::Builder::new().prefix("tollgate-load-").tempdir()?;
     let config = dir.path().join("config.yaml");
-    std::fs::write(&config, config_yaml(upstream, routing))?;
+    let mut yaml = config_yaml(upstream, routing);
+    if let Some(port) = redis_port {
+        // Counters in Redis: the settings LiteLLM reads, in a section of their own if routing set none.
+        if yaml.contains("router_settings:\n") {
+            yaml = yaml.replace(
+                "router_settings:\n",
+                &format!("router_settings:\n  redis_host: 127.0.0.1\n  redis_port: {port}\n"),
+            );
+        } else {
+            yaml.push_str(&format!("router_settings:\n  redis_host: 127.0.0.1\n  redis_port: {port}\n"));
+        }
+    }
+    std::fs::write(&config, yaml)?;
     let state = dir.path().join("state");
     std::fs::create_dir(&state)?;
     let port = free_port()?;
@@ -195,4 +208,61 @@ pub fn free_port() -> io::Result<u16> {
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the bench knows its own path");
     exe.ancestors().nth(3).map(Path::to_path_buf).expect("the bench runs from <target>/<profile>/deps")
+}
+
+/// A virtual key made through the gateway's `/key/generate` with the master key: a budget far above
+/// what the bench spends, and rpm/tpm limits far above its rate, so every check runs and none refuses.
+pub fn generate_key(addr: SocketAddr) -> io::Result<String> {
+    let body = r#"{"max_budget": 1000000000, "budget_duration": "30d", "rpm_limit": 100000000, "tpm_limit": 100000000000, "key_alias": "load-bench"}"#;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "POST /key/generate HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {MASTER_KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let json = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| io::Error::other(format!("/key/generate answered no JSON ({e}): {answer}")))?;
+    value["key"].as_str().map(str::to_owned).ok_or_else(|| io::Error::other(format!("no key in {answer}")))
+}
+
+/// A `redis-server` of the bench's own on a free port, killed when dropped.
+pub struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    /// Starts one and waits until it accepts connections.
+    pub fn start() -> io::Result<Redis> {
+        let port = free_port()?;
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpStream::connect_timeout(&(Ipv4Addr::LOCALHOST, port).into(), Duration::from_millis(200)).is_ok() {
+                return Ok(Redis { child, port });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(io::Error::other("redis-server did not listen within 10 s"))
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

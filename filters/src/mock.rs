@@ -23,6 +23,15 @@ pub const PROMPT_TOKENS: u64 = 10;
 /// Completion tokens a mock response reports (LiteLLM's fixed value).
 pub const COMPLETION_TOKENS: u64 = 20;
 
+/// The usage every mock completion reports, for spend accounting.
+pub const USAGE: crate::usage::Usage = crate::usage::Usage {
+    prompt_tokens: PROMPT_TOKENS,
+    completion_tokens: COMPLETION_TOKENS,
+    cached_tokens: None,
+    cache_creation_tokens: None,
+    reasoning_tokens: None,
+};
+
 /// The `usage` object every mock completion reports.
 fn usage() -> Value {
     json!({

@@ -78,7 +78,35 @@ fn provider_name(p: &ProviderChoice) -> String {
 }
 
 /// `GET /health`: deployments split by their passive health; no secret, no call to a provider.
-pub fn health_body(snapshot: &Snapshot, now: std::time::Instant) -> Bytes {
+/// What the gateway's own backends say: the keys database, and Redis when counters live there.
+#[derive(Debug, Clone, Copy)]
+pub struct Backends {
+    /// Whether the keys database answers.
+    pub database_up: bool,
+    /// `None` without Redis (counters in memory); else whether it answers.
+    pub redis_up: Option<bool>,
+    /// Calls with budgets or limits are refused while Redis is down.
+    pub fail_closed: bool,
+}
+
+impl Backends {
+    fn json(&self) -> serde_json::Value {
+        let up = |b: bool| if b { "up" } else { "down" };
+        json!({
+            "database": up(self.database_up),
+            "redis": self.redis_up.map_or("off", up),
+            "limits": match self.redis_up {
+                None => "memory",
+                Some(true) => "redis",
+                Some(false) if self.fail_closed => "refusing (fail_closed)",
+                Some(false) => "local counters until Redis returns",
+            },
+        })
+    }
+}
+
+/// `GET /health`: deployments by passive health, and the gateway's own backends under `tollgate`.
+pub fn health_body(snapshot: &Snapshot, now: std::time::Instant, backends: Backends) -> Bytes {
     let mut healthy = Vec::new();
     let mut unhealthy = Vec::new();
     for d in snapshot.config.groups.iter().flat_map(|g| g.deployments.iter()) {
@@ -103,16 +131,17 @@ pub fn health_body(snapshot: &Snapshot, now: std::time::Instant) -> Bytes {
         "unhealthy_endpoints": unhealthy,
         "healthy_count": healthy.len(),
         "unhealthy_count": unhealthy.len(),
+        "tollgate": backends.json(),
     });
     Bytes::from(body.to_string())
 }
 
 /// `GET /health/readiness`.
-pub fn readiness_body(snapshot: &Snapshot) -> Bytes {
+pub fn readiness_body(snapshot: &Snapshot, backends: Backends) -> Bytes {
     let body = json!({
         "status": "healthy",
-        "db": "Not connected",
-        "cache": null,
+        "db": if backends.database_up { "connected" } else { "Not connected" },
+        "cache": backends.redis_up.map(|_| "redis"),
         "litellm_version": concat!("tollgate ", env!("CARGO_PKG_VERSION")),
         "success_callbacks": [],
         "models": snapshot.config.groups.len(),

@@ -108,6 +108,21 @@ pub(crate) struct LitellmParams {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a mapping of router_settings")]
 pub(crate) struct RouterSettings {
+    /// Redis host for shared counters (LiteLLM's `redis_host`).
+    #[serde(default)]
+    pub redis_host: Option<String>,
+    /// Redis port: a number or a string holding one.
+    #[serde(default)]
+    pub redis_port: Option<serde_yaml::Value>,
+    /// Redis password.
+    #[serde(default)]
+    pub redis_password: Option<String>,
+    /// A whole `redis://` URL (wins over host/port/password).
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// Redis database number.
+    #[serde(default)]
+    pub redis_db: Option<u32>,
     /// Strategy name, checked in `validate.rs`.
     #[serde(default)]
     pub routing_strategy: Option<String>,
@@ -204,6 +219,12 @@ pub(crate) struct GeneralSettings {
     /// Database for keys and spend.
     #[serde(default)]
     pub database_url: Option<String>,
+    /// Refuse calls with budgets or limits while Redis is down (Tollgate's own key; default false).
+    #[serde(default)]
+    pub fail_closed: Option<bool>,
+    /// Output tokens reserved for a call that sets no `max_tokens` (Tollgate's own key; default 4096).
+    #[serde(default)]
+    pub budget_reserve_max_tokens: Option<u64>,
 }
 
 /// A number of seconds as LiteLLM takes it: an integer, a float, or a string holding a number.
@@ -393,13 +414,13 @@ pub(crate) const ROUTER_SETTINGS: KeyTable = KeyTable {
         "max_fallbacks",
         "disable_cooldowns",
         "routing_strategy_args",
-    ],
-    not_yet: &[
         "redis_host",
         "redis_port",
         "redis_password",
         "redis_url",
         "redis_db",
+    ],
+    not_yet: &[
         "retry_policy",
         "allowed_fails_policy",
         "enable_pre_call_checks",
@@ -494,7 +515,7 @@ pub(crate) const LITELLM_SETTINGS: KeyTable = KeyTable {
 
 /// `general_settings`.
 pub(crate) const GENERAL_SETTINGS: KeyTable = KeyTable {
-    read: &["master_key", "max_request_size_mb", "database_url"],
+    read: &["master_key", "max_request_size_mb", "database_url", "fail_closed", "budget_reserve_max_tokens"],
     not_yet: &[
         "completion_model",
         "store_prompts_in_spend_logs",

@@ -231,13 +231,35 @@ pub struct GeneralSettings {
     pub master_key: Option<String>,
     /// `max_request_size_mb` (LiteLLM's default is unlimited; ours is 32 MB so a client cannot exhaust memory).
     pub max_request_size_bytes: usize,
-    /// `database_url` (used by later features).
+    /// `database_url`, else `DATABASE_URL`: PostgreSQL for keys and spend, shared by every instance
+    /// (`None`: SQLite under the state dir).
     pub database_url: Option<String>,
+    /// Redis for shared counters: `router_settings.redis_url`, else `redis_host`/`redis_port`/
+    /// `redis_password`/`redis_db`, else `REDIS_URL`, else `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`
+    /// (LiteLLM's order). `None`: counters in memory.
+    pub redis_url: Option<String>,
+    /// `fail_closed`: refuse calls that have budgets or limits while Redis is down (default: serve on
+    /// local counters and reconcile later).
+    pub fail_closed: bool,
+    /// `budget_reserve_max_tokens`: output tokens reserved for a call without `max_tokens`.
+    pub budget_reserve_max_tokens: u64,
+}
+
+impl GeneralSettings {
+    /// Output tokens reserved for a call without `max_tokens` unless the config says otherwise.
+    pub const DEFAULT_RESERVE_MAX_TOKENS: u64 = 4096;
 }
 
 impl Default for GeneralSettings {
     fn default() -> Self {
-        Self { master_key: None, max_request_size_bytes: 32 * 1024 * 1024, database_url: None }
+        Self {
+            master_key: None,
+            max_request_size_bytes: 32 * 1024 * 1024,
+            database_url: None,
+            redis_url: None,
+            fail_closed: false,
+            budget_reserve_max_tokens: Self::DEFAULT_RESERVE_MAX_TOKENS,
+        }
     }
 }
 

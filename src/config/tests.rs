@@ -346,7 +346,7 @@ model_list:
       temperature: 0.2
     modle_info: {}
 router_settings:
-  redis_host: localhost
+  enable_pre_call_checks: true
   routing_strategy_args: {ttl: 60}
   colldown_time: 5
 litellm_settings:
@@ -376,7 +376,7 @@ not_a_litellm_section: 1
             "model_list[0].litellm_params.foo: unknown key, ignored",
             "model_list[0].litellm_params.organization: not supported yet, ignored",
             "model_list[0].litellm_params.temperature: not supported yet, ignored",
-            "router_settings.redis_host: not supported yet, ignored",
+            "router_settings.enable_pre_call_checks: not supported yet, ignored",
             "router_settings.colldown_time: unknown key, ignored",
             "litellm_settings.set_verbose: not supported yet, ignored",
             "litellm_settings.json_logs: not supported yet, ignored",
@@ -952,5 +952,34 @@ litellm_settings:
     assert_eq!(r.content_policy_fallbacks, vec![("a".to_string(), vec!["b".to_string()])]);
     assert_eq!((r.retry_after, r.max_fallbacks, r.disable_cooldowns), (Duration::from_secs(2), 3, true));
     assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    Ok(())
+}
+
+#[test]
+fn redis_comes_from_router_settings_then_the_environment_in_litellms_order() -> TestResult {
+    let base = "model_list:\n  - model_name: m\n    litellm_params: {model: openai/gpt-4o, mock_response: hi}\n";
+    let none = parse_with_env(base, &env_of(&[]))?;
+    assert_eq!(none.general.redis_url, None);
+    assert!(!none.general.fail_closed);
+    assert_eq!(none.general.budget_reserve_max_tokens, 4096);
+
+    let hosted = format!(
+        "{base}router_settings:\n  redis_host: 127.0.0.1\n  redis_port: \"6390\"\n  redis_password: p@ss\ngeneral_settings:\n  fail_closed: true\n  budget_reserve_max_tokens: 256\n"
+    );
+    let config = parse_with_env(&hosted, &env_of(&[("REDIS_URL", "redis://elsewhere:1")]))?;
+    assert_eq!(config.general.redis_url.as_deref(), Some("redis://:p%40ss@127.0.0.1:6390"));
+    assert!(config.general.fail_closed);
+    assert_eq!(config.general.budget_reserve_max_tokens, 256);
+
+    let from_url = parse_with_env(base, &env_of(&[("REDIS_URL", "redis://127.0.0.1:7000"), ("REDIS_HOST", "x")]))?;
+    assert_eq!(from_url.general.redis_url.as_deref(), Some("redis://127.0.0.1:7000"));
+    let from_host = parse_with_env(base, &env_of(&[("REDIS_HOST", "cache"), ("REDIS_PORT", "7001")]))?;
+    assert_eq!(from_host.general.redis_url.as_deref(), Some("redis://cache:7001"));
+    let db = parse_with_env(base, &env_of(&[("DATABASE_URL", "postgresql://postgres@127.0.0.1/test")]))?;
+    assert_eq!(db.general.database_url.as_deref(), Some("postgresql://postgres@127.0.0.1/test"));
+
+    let bad = format!("{base}router_settings:\n  redis_host: h\n  redis_port: seventy\n");
+    let errors = parse_with_env(&bad, &env_of(&[])).err().map(|e| e.errors.join("\n")).unwrap_or_default();
+    assert!(errors.contains("router_settings.redis_port: must be a port number"), "{errors}");
     Ok(())
 }

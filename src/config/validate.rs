@@ -71,9 +71,12 @@ pub(crate) fn build(typed: Typed, env: &Environment<'_>, report: &mut Report) ->
         context_window_fallbacks: typed_litellm.context_window_fallbacks.take(),
         content_policy_fallbacks: typed_litellm.content_policy_fallbacks.take(),
     };
+    let redis_url = redis_url(&typed.router, env, report);
     let (router, router_extra) =
         router_settings(typed.router, typed_litellm.fallbacks, litellm_extra, &litellm, report);
-    let general = general_settings(typed.general, report);
+    let mut general = general_settings(typed.general, report);
+    general.database_url = general.database_url.or_else(|| env.get("DATABASE_URL").filter(|u| !u.is_empty()));
+    general.redis_url = redis_url;
     let defaults = Defaults {
         timeout: router.timeout,
         stream_timeout: router_extra.stream_timeout,
@@ -227,7 +230,71 @@ fn general_settings(raw: litellm::GeneralSettings, report: &mut Report) -> Gener
         }
     }
     general.database_url = raw.database_url.filter(|url| !url.is_empty());
+    general.fail_closed = raw.fail_closed.unwrap_or(false);
+    match raw.budget_reserve_max_tokens {
+        Some(0) => report.error("general_settings.budget_reserve_max_tokens", "must be at least 1"),
+        Some(n) => general.budget_reserve_max_tokens = n,
+        None => {}
+    }
     general
+}
+
+/// Redis for shared counters, in LiteLLM's order: `router_settings.redis_url`, `redis_host` (+ port,
+/// password, db), then `REDIS_URL`, then `REDIS_HOST` (+ `REDIS_PORT`, `REDIS_PASSWORD`).
+fn redis_url(raw: &litellm::RouterSettings, env: &Environment<'_>, report: &mut Report) -> Option<String> {
+    if let Some(url) = raw.redis_url.as_deref().filter(|u| !u.is_empty()) {
+        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
+            report.error("router_settings.redis_url", "must start with redis://, rediss:// or unix://");
+            return None;
+        }
+        return Some(url.to_owned());
+    }
+    let port_of = |value: Option<String>, path: &str, report: &mut Report| -> Option<u16> {
+        let text = value?;
+        match text.trim().parse::<u16>() {
+            Ok(p) if p > 0 => Some(p),
+            _ => {
+                report.error(path, format_args!("must be a port number, found \"{text}\""));
+                None
+            }
+        }
+    };
+    let build = |host: &str, port: u16, password: Option<&str>, db: Option<u32>| {
+        let auth = password.filter(|p| !p.is_empty()).map(|p| format!(":{}@", percent_encode(p))).unwrap_or_default();
+        let db = db.map(|d| format!("/{d}")).unwrap_or_default();
+        format!("redis://{auth}{host}:{port}{db}")
+    };
+    if let Some(host) = raw.redis_host.as_deref().filter(|h| !h.is_empty()) {
+        let port = match &raw.redis_port {
+            None => Some(6379),
+            Some(serde_yaml::Value::Number(n)) => port_of(Some(n.to_string()), "router_settings.redis_port", report),
+            Some(serde_yaml::Value::String(s)) => port_of(Some(s.clone()), "router_settings.redis_port", report),
+            Some(_) => port_of(Some(String::new()), "router_settings.redis_port", report),
+        }?;
+        return Some(build(host, port, raw.redis_password.as_deref(), raw.redis_db));
+    }
+    if let Some(url) = env.get("REDIS_URL").filter(|u| !u.is_empty()) {
+        return Some(url);
+    }
+    let host = env.get("REDIS_HOST").filter(|h| !h.is_empty())?;
+    let port = match env.get("REDIS_PORT") {
+        None => 6379,
+        Some(p) => port_of(Some(p), "REDIS_PORT", report)?,
+    };
+    Some(build(&host, port, env.get("REDIS_PASSWORD").as_deref(), None))
+}
+
+/// Percent-encodes the characters a URL's userinfo cannot hold as they are.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Megabytes (LiteLLM's MB are 1024 * 1024 bytes) as a byte count, `None` unless positive and representable.

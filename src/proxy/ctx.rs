@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::access::Caller;
 use crate::reload::{InFlight, Snapshot};
+use crate::spend::Ticket;
 
 /// Per-request state, created in `new_ctx`.
 pub struct RequestCtx {
@@ -32,6 +34,17 @@ pub struct RequestCtx {
     pub waited: Duration,
     /// The current attempt.
     pub attempt: Attempt,
+    /// Who is calling, once authenticated.
+    pub caller: Option<Caller>,
+    /// The request's `user` field: the end-user (customer) whose budget also applies.
+    pub end_user: Option<String>,
+    /// The reservation against the caller's budgets and limits, settled in the logging hook.
+    pub ticket: Option<Ticket>,
+    /// Tokens of the call that answered: the provider's usage, or an estimate of what a stream produced
+    /// before it was cut.
+    pub usage: Option<tollgate_filters::usage::Usage>,
+    /// What the call cost in USD (`x-litellm-response-cost`), once known.
+    pub cost: Option<f64>,
     /// Keeps the request counted as in flight until the context is dropped.
     _in_flight: InFlight,
 }
@@ -67,6 +80,11 @@ impl RequestCtx {
             attempted_fallbacks: 0,
             waited: Duration::ZERO,
             attempt: Attempt::new(0, Instant::now()),
+            caller: None,
+            end_user: None,
+            ticket: None,
+            usage: None,
+            cost: None,
             _in_flight: in_flight,
         }
     }

@@ -4,6 +4,7 @@
 //! through Pingora's connector driven by proxy/upstream.rs (which says why), so `upstream_peer` is
 //! never reached; it refuses rather than guess.
 
+pub mod access;
 pub mod ctx;
 pub mod logging;
 pub mod request;
@@ -19,7 +20,9 @@ use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error as PError, ErrorType, Result};
 use pingora_proxy::{ProxyHttp, Session};
 
+use crate::keys::Keys;
 use crate::reload::{InFlight, Live};
+use crate::spend::Limits;
 use crate::upstream::Resolver;
 use ctx::RequestCtx;
 
@@ -31,6 +34,25 @@ pub struct Gateway {
     pub connector: Connector,
     /// Async DNS with a small cache.
     pub resolver: Resolver,
+    /// Virtual keys, teams, users and end-users: the cache the hot path reads, and the admin API.
+    pub keys: Arc<Keys>,
+    /// Budget, rate and parallel counters (memory, or Redis shared by every instance).
+    pub limits: Arc<Limits>,
+}
+
+impl Gateway {
+    /// What the keys database and Redis say now, for /health, readiness and /metrics.
+    pub fn backends(&self) -> crate::admin::Backends {
+        crate::admin::Backends {
+            database_up: self.keys.db_healthy(),
+            redis_up: match self.limits.state() {
+                crate::spend::BackendState::Memory => None,
+                crate::spend::BackendState::Redis => Some(true),
+                crate::spend::BackendState::RedisDown => Some(false),
+            },
+            fail_closed: self.live.current.load().config.general.fail_closed,
+        }
+    }
 }
 
 #[async_trait]
@@ -50,6 +72,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&PError>, ctx: &mut RequestCtx) {
+        access::settle(self, ctx).await;
         logging::log(session, e, ctx);
     }
 }

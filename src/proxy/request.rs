@@ -3,13 +3,13 @@
 
 use bytes::{Bytes, BytesMut};
 use pingora_proxy::Session;
-use subtle::ConstantTimeEq;
 use tollgate_filters::openai::RequestView;
 use tollgate_filters::{Endpoint, RequestOptions, Translation};
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::access::{self, Caller};
 use super::ctx::{Attempt, RequestCtx};
 use super::retry::{self, Next};
 use super::{response, upstream, Gateway};
@@ -38,6 +38,9 @@ pub enum Route {
     Health,
     /// `GET /metrics`: Prometheus text, no auth (LiteLLM's default).
     Metrics,
+    /// LiteLLM's admin API (`/key/*`, `/team/*`, `/user/*`, `/customer/*`): the path without `/v1`;
+    /// methods are checked by [`crate::keys::Keys::admin`].
+    Admin(String),
 }
 
 impl Route {
@@ -55,6 +58,7 @@ impl Route {
             "/health/readiness" => ("GET", Route::Readiness),
             "/health" => ("GET", Route::Health),
             "/metrics" => ("GET", Route::Metrics),
+            _ if crate::keys::is_admin_path(p) => return Ok(Route::Admin(p.to_string())),
             _ => match p.strip_prefix("/models/") {
                 Some(id) if !id.is_empty() => ("GET", Route::Model(id.to_string())),
                 _ => return Err(Error::RouteNotFound(path.to_string())),
@@ -102,21 +106,22 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
     let req = session.req_header();
     let route = Route::parse(req.method.as_str(), req.uri.path())?;
     if !route.is_public() {
-        authenticate(session, ctx)?;
+        ctx.caller = Some(access::authenticate(gw, session, ctx, access::now_unix())?);
     }
     let snapshot = ctx.snapshot.clone();
     let created = gw.live.created;
     let body = match route {
         Route::Llm(endpoint) => return call(gw, session, ctx, endpoint).await,
         Route::Liveliness => Bytes::from_static(admin::LIVELINESS_BODY),
-        Route::Readiness => admin::readiness_body(&snapshot),
-        Route::Health => admin::health_body(&snapshot, Instant::now()),
+        Route::Readiness => admin::readiness_body(&snapshot, gw.backends()),
+        Route::Health => admin::health_body(&snapshot, Instant::now(), gw.backends()),
         Route::Metrics => {
-            let body = crate::metrics::render(&gw.live, Instant::now());
+            let body = crate::metrics::render(&gw.live, Instant::now(), gw.backends());
             return response::body_of(session, ctx, 200, "text/plain; version=0.0.4", body)
                 .await
                 .map_err(Failure::Downstream);
         }
+        Route::Admin(path) => return admin_call(gw, session, ctx, &path).await,
         Route::Models => snapshot.models_body.clone(),
         Route::ModelInfo => admin::model_info_body(&snapshot.config),
         Route::Model(id) => admin::model_body(&snapshot.config, &id, created).ok_or_else(|| Error::BadRequest {
@@ -127,32 +132,33 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
     response::json(session, ctx, 200, body).await.map_err(Failure::Downstream)
 }
 
-/// Checks the master key from `Authorization: Bearer`, `x-api-key` or `api-key`, in constant time.
-fn authenticate(session: &Session, ctx: &RequestCtx) -> Result<(), Error> {
-    let Some(master) = ctx.snapshot.master_key.as_deref() else {
-        return Ok(());
+/// Admin bodies are small JSON documents.
+const MAX_ADMIN_BODY: usize = 1024 * 1024;
+
+/// One call of LiteLLM's admin API, answered by the keys store.
+async fn admin_call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, path: &str) -> Result<(), Failure> {
+    let body = read_body(session, MAX_ADMIN_BODY).await?;
+    let caller = match ctx.caller.clone() {
+        Some(Caller::Key(p)) => crate::keys::Caller::Key(p),
+        // An open gateway (no master key) has no admin to tell apart: as in LiteLLM, anyone is one.
+        _ => crate::keys::Caller::Master,
     };
     let req = session.req_header();
-    let presented = req
-        .headers
-        .get("authorization")
-        .map(|v| {
-            let v = v.as_bytes();
-            match v.get(..7) {
-                Some(p) if p.eq_ignore_ascii_case(b"bearer ") => v.get(7..).unwrap_or_default(),
-                _ => v,
-            }
+    let method = req.method.as_str().to_owned();
+    let query = req.uri.query().map(str::to_owned);
+    let answer = gw
+        .keys
+        .admin(crate::keys::AdminRequest {
+            method: &method,
+            path,
+            query: query.as_deref(),
+            body: &body,
+            caller,
+            now_unix: access::now_unix(),
         })
-        .or_else(|| req.headers.get("x-api-key").map(|v| v.as_bytes()))
-        .or_else(|| req.headers.get("api-key").map(|v| v.as_bytes()));
-    let Some(presented) = presented else {
-        return Err(Error::Unauthorized("No api key passed in.".into()));
-    };
-    if bool::from(presented.trim_ascii().ct_eq(master)) {
-        Ok(())
-    } else {
-        Err(Error::Unauthorized("Invalid proxy server token passed. Received API Key = sk-...".into()))
-    }
+        .await
+        .map_err(|e| Error::Admin { status: e.status, kind: e.kind, message: e.message, param: e.param })?;
+    response::json(session, ctx, answer.status, answer.body).await.map_err(Failure::Downstream)
 }
 
 /// Reads the whole request body, refusing more than `max` bytes (early, from Content-Length, if it says so).
@@ -186,15 +192,25 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
     let settings = &config.router;
     let body = read_body(session, config.general.max_request_size_bytes).await?;
     let view = RequestView::parse(&body).map_err(Error::from)?;
-    let model = view.model().map_err(Error::from)?;
+    let requested = view.model().map_err(Error::from)?;
     let stream = view.stream().map_err(Error::from)?;
+    let caller = ctx.caller.clone().unwrap_or(Caller::Open);
+    let model = access::alias(&caller, requested);
     let Some(first) = config.group(model) else {
         return Err(Error::UnknownModel(model.to_string()).into());
     };
+    let principal = caller.principal();
+    if let Some(p) = principal {
+        access::may_use(p, &first.name)?;
+    }
+    // A key never reaches a model it may not use, not even through a fallback.
+    let allowed = |group: &String| principal.is_none_or(|p| access::may_use(p, group).is_ok());
     // The requested group, then its fallbacks (or default_fallbacks): the requested group's lists only,
     // as in LiteLLM (a fallback's own fallbacks are not chained).
     let mut plan: VecDeque<&str> = VecDeque::from([first.name.as_str()]);
-    plan.extend(settings.fallbacks_for(&first.name).iter().map(String::as_str));
+    plan.extend(settings.fallbacks_for(&first.name).iter().filter(|g| allowed(g)).map(String::as_str));
+    ctx.end_user = view.get("user").and_then(|u| serde_json::from_str::<String>(u.get()).ok());
+    reserve(gw, ctx, &caller, &view, &plan, &first.name).await?;
     let mut last_error: Option<Error> = None;
     let mut groups_tried = 0usize;
     while let Some(group_name) = plan.pop_front() {
@@ -297,10 +313,59 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
         if let Some(list) = special {
             // Context-window and content-policy failures go to their own lists, never to plain fallbacks.
             plan.clear();
-            plan.extend(list.iter().map(String::as_str));
+            plan.extend(list.iter().filter(|g| allowed(g)).map(String::as_str));
         }
     }
     Err(last_error.unwrap_or_else(|| Error::UnknownModel(model.to_string())).into())
+}
+
+/// Reserves the call's worst case against every budget and limit of the caller's chain (429 when one is
+/// spent); the ticket is settled in the logging hook. The worst case is the dearest deployment the call
+/// may reach (its group, fallbacks and special fallbacks), with the prompt estimated and `max_tokens` (or
+/// `budget_reserve_max_tokens`) of output.
+async fn reserve(
+    gw: &Gateway,
+    ctx: &mut RequestCtx,
+    caller: &Caller,
+    view: &RequestView<'_>,
+    plan: &VecDeque<&str>,
+    first: &str,
+) -> Result<(), Error> {
+    let now = access::now_unix();
+    let mut r = access::reservation(gw, caller, ctx.end_user.as_deref(), 0.0, now);
+    if access::is_empty(&r) {
+        return Ok(());
+    }
+    let snapshot = &ctx.snapshot;
+    let config = &snapshot.config;
+    let settings = &config.router;
+    let prompt = tollgate_filters::usage::estimate_prompt_tokens(view);
+    let max_tokens = view.max_tokens();
+    let reachable = plan
+        .iter()
+        .copied()
+        .chain(
+            RouterSettings::special_fallbacks_for(&settings.context_window_fallbacks, first).iter().map(String::as_str),
+        )
+        .chain(
+            RouterSettings::special_fallbacks_for(&settings.content_policy_fallbacks, first).iter().map(String::as_str),
+        );
+    let mut amount = 0.0f64;
+    for group in reachable.filter_map(|g| config.group(g)) {
+        for d in &group.deployments {
+            let Some(prices) = snapshot.prices.get(&d.id) else { continue };
+            let worst = if d.mock_response.is_some() {
+                crate::cost::cost_of(prices, &tollgate_filters::mock::USAGE)
+            } else {
+                crate::cost::worst_case(prices, prompt, max_tokens, config.general.budget_reserve_max_tokens)
+            };
+            amount = amount.max(worst);
+        }
+    }
+    r.amount = amount;
+    let ticket = gw.limits.reserve(r, access::now_unix_ms()).await.map_err(access::refused)?;
+    ctx.ticket = Some(ticket);
+    Ok(())
 }
 
 /// The client's `stream_options.include_usage`.

@@ -25,6 +25,9 @@ pub fn header(status: u16, ctx: &RequestCtx, content_type: &str) -> Result<Respo
         h.insert_header("x-litellm-attempted-retries", ctx.attempted_retries.to_string())?;
         h.insert_header("x-litellm-attempted-fallbacks", ctx.attempted_fallbacks.to_string())?;
     }
+    if let Some(cost) = ctx.cost {
+        h.insert_header("x-litellm-response-cost", cost.to_string())?;
+    }
     let overhead = ctx.overhead(Instant::now()).as_secs_f64() * 1000.0;
     h.insert_header("x-litellm-overhead-duration-ms", format!("{overhead:.3}"))?;
     Ok(h)
@@ -66,10 +69,20 @@ pub async fn error(session: &mut Session, ctx: &mut RequestCtx, e: &Error) -> Re
         session.set_keepalive(None);
     }
     let body = e.body();
+    if ctx.model_group.is_some() {
+        ctx.cost = Some(0.0); // a failed call is refunded
+    }
     let mut h = header(status, ctx, "application/json")?;
     h.insert_header("content-length", body.len().to_string())?;
     if let Error::UpstreamStatus { retry_after: Some(after), .. } = e {
         h.insert_header("retry-after", after.as_secs().max(1).to_string())?;
+    }
+    if let Error::RateLimited { kind, limit, retry_after_secs, .. } = e {
+        h.insert_header("retry-after", retry_after_secs.to_string())?;
+        let name = if *kind == "tokens" { "tokens" } else { "requests" };
+        h.insert_header(format!("x-ratelimit-limit-{name}"), limit.to_string())?;
+        h.insert_header(format!("x-ratelimit-remaining-{name}"), "0")?;
+        h.insert_header(format!("x-ratelimit-reset-{name}"), format!("{retry_after_secs}s"))?;
     }
     ctx.status = status;
     ctx.response_started = true;

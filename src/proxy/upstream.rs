@@ -117,6 +117,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         };
         let tokens = usage.map_or(0, |u| u.total_tokens());
         router.record_success(&d.id, started.elapsed(), None, tokens, Instant::now());
+        charge(ctx, &d.id, usage);
         let body = Bytes::from(body);
         let mut h = response::header(status, ctx, &content_type).map_err(Failure::Downstream)?;
         h.insert_header("content-length", body.len().to_string()).map_err(Failure::Downstream)?;
@@ -139,6 +140,38 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     let (id, created) = answer_identity();
     let meta = ResponseMeta { id: &id, created, model: &d.model_name };
     let mut translator = StreamTranslator::new(call.provider, &meta, call.include_usage, MAX_EVENT_BYTES);
+    let relayed = relay(session, &mut client, &mut translator, d, started, (deadline, timeout)).await;
+    // Charged for what was produced, also when the client or the provider cut the stream short.
+    charge(ctx, &d.id, Some(translator.produced_estimate()));
+    let ttft = relayed?;
+    router.record_success(&d.id, started.elapsed(), ttft, translator.total_tokens().unwrap_or(0), Instant::now());
+    release(gw, client, &peer).await;
+    let mut out = Vec::new();
+    translator.finish(&mut out).map_err(|e| stream_error(&d.id, e))?;
+    charge(ctx, &d.id, Some(translator.produced_estimate()));
+    let last = (!out.is_empty()).then(|| Bytes::from(out));
+    session.write_response_body(last, true).await.map_err(Failure::Downstream)
+}
+
+/// Records the call's usage and its cost at the deployment's prices (0 when its price is unknown).
+fn charge(ctx: &mut RequestCtx, deployment: &str, usage: Option<tollgate_filters::usage::Usage>) {
+    let Some(usage) = usage else {
+        ctx.cost.get_or_insert(0.0);
+        return;
+    };
+    ctx.cost = Some(ctx.snapshot.prices.get(deployment).map_or(0.0, |p| crate::cost::cost_of(p, &usage)));
+    ctx.usage = Some(usage);
+}
+
+/// Relays a provider's stream to the client event by event until it ends; the time to its first byte.
+async fn relay(
+    session: &mut Session,
+    client: &mut ClientSession,
+    translator: &mut StreamTranslator,
+    d: &Deployment,
+    started: Instant,
+    (deadline, timeout): (Instant, Duration),
+) -> Result<Option<Duration>, Failure> {
     let mut out = Vec::with_capacity(4096);
     let mut ttft = None;
     loop {
@@ -165,11 +198,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         let events = Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(4096)));
         session.write_response_body(Some(events), false).await.map_err(Failure::Downstream)?;
     }
-    router.record_success(&d.id, started.elapsed(), ttft, translator.total_tokens().unwrap_or(0), Instant::now());
-    release(gw, client, &peer).await;
-    translator.finish(&mut out).map_err(|e| stream_error(&d.id, e))?;
-    let last = (!out.is_empty()).then(|| Bytes::from(out));
-    session.write_response_body(last, true).await.map_err(Failure::Downstream)
+    Ok(ttft)
 }
 
 /// What a provider says of its rate limits in its answer headers (OpenAI's names, which most share).
@@ -463,6 +492,7 @@ pub async fn answer_mock(
     let created =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     let meta = mock::MockMeta { id: &id, created, model: &d.model_name };
+    charge(ctx, &d.id, Some(mock::USAGE));
     let body = match endpoint {
         Endpoint::ChatCompletions if stream => {
             let body = Bytes::from(mock::chat_stream(&meta, text, super::request::include_usage(view)));

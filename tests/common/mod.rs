@@ -15,6 +15,7 @@
 mod fake_provider;
 mod gateway;
 pub mod replay;
+mod services;
 mod sse;
 mod tls_provider;
 
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 pub use fake_provider::{FakeProvider, Recorded, Reply};
 pub use gateway::Gateway;
+pub use services::{PgSchema, RedisServer, TcpRelay};
 pub use sse::{read_sse, SseEvent, SseEvents};
 pub use tls_provider::{RefusedHandshake, TlsProvider, TlsRecorded};
 

@@ -1,0 +1,265 @@
+//! Virtual keys on the request path: who calls (the master key, a virtual key, or anyone on an open
+//! gateway), whether the key may use the model it asks for, and the reserve-then-settle of every budget
+//! and limit in its chain (key, team, user, end-user).
+//!
+//! Everything here reads the keys cache ([`crate::keys::Keys::lookup`]): no database round trip on the
+//! hot path. Counters live in [`crate::spend::Limits`] (memory, or Redis shared by every instance).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pingora_proxy::Session;
+use subtle::ConstantTimeEq;
+
+use super::ctx::RequestCtx;
+use super::Gateway;
+use crate::error::Error;
+use crate::keys::{Principal, TeamRecord};
+use crate::spend::{Budget, Parallel, Rate, RateKind, Refusal, Reservation, Scope, Window};
+
+/// Who is calling.
+#[derive(Clone)]
+pub enum Caller {
+    /// No master key is configured and no virtual key was presented: the gateway is open.
+    Open,
+    /// The master key.
+    Master,
+    /// A virtual key, with its team and user as the cache holds them.
+    Key(Arc<Principal>),
+}
+
+impl Caller {
+    /// The key's principal, if a virtual key is calling.
+    pub fn principal(&self) -> Option<&Arc<Principal>> {
+        match self {
+            Caller::Key(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Unix seconds now.
+pub fn now_unix() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Unix milliseconds now.
+pub fn now_unix_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The key the client presented: `Authorization: Bearer`, else `x-api-key`, else `api-key`.
+fn presented(session: &Session) -> Option<&[u8]> {
+    let req = session.req_header();
+    req.headers
+        .get("authorization")
+        .map(|v| {
+            let v = v.as_bytes();
+            match v.get(..7) {
+                Some(p) if p.eq_ignore_ascii_case(b"bearer ") => v.get(7..).unwrap_or_default(),
+                _ => v,
+            }
+        })
+        .or_else(|| req.headers.get("x-api-key").map(|v| v.as_bytes()))
+        .or_else(|| req.headers.get("api-key").map(|v| v.as_bytes()))
+        .map(<[u8]>::trim_ascii)
+        .filter(|v| !v.is_empty())
+}
+
+/// Finds the caller: the master key (compared in constant time), else a virtual key from the cache that
+/// is neither blocked nor expired (401 otherwise). Without a master key the gateway is open, but a
+/// virtual key that is presented still carries its limits.
+pub fn authenticate(gw: &Gateway, session: &Session, ctx: &RequestCtx, now: i64) -> Result<Caller, Error> {
+    let master = ctx.snapshot.master_key.as_deref();
+    let Some(presented) = presented(session) else {
+        return match master {
+            None => Ok(Caller::Open),
+            Some(_) => Err(Error::Unauthorized("No api key passed in.".into())),
+        };
+    };
+    if let Some(master) = master {
+        if bool::from(presented.ct_eq(master)) {
+            return Ok(Caller::Master);
+        }
+    }
+    let principal = std::str::from_utf8(presented).ok().and_then(|k| gw.keys.lookup(k));
+    let Some(principal) = principal else {
+        return match master {
+            None => Ok(Caller::Open),
+            Some(_) => Err(Error::Unauthorized("Invalid proxy server token passed. Received API Key = sk-...".into())),
+        };
+    };
+    let key = &principal.key;
+    if key.blocked {
+        return Err(Error::Unauthorized(format!(
+            "Key is blocked. Update via `/key/unblock` if you're admin. key_name={}",
+            key.key_name
+        )));
+    }
+    if let Some(expires) = key.expires.filter(|e| *e <= now) {
+        return Err(Error::Unauthorized(format!(
+            "Expired Key. Key Expiry time {} and current time {}",
+            crate::error::iso8601(expires),
+            crate::error::iso8601(now)
+        )));
+    }
+    if principal.team.as_ref().is_some_and(|t| t.blocked) {
+        return Err(Error::Unauthorized("Team is blocked. Update via `/team/unblock` if you're admin.".into()));
+    }
+    Ok(Caller::Key(principal))
+}
+
+/// The model group a key's `aliases` map `requested` to (LiteLLM's key-level model aliases).
+pub fn alias<'a>(caller: &'a Caller, requested: &'a str) -> &'a str {
+    match caller {
+        Caller::Key(p) => p.key.aliases.get(requested).map_or(requested, String::as_str),
+        _ => requested,
+    }
+}
+
+/// Names in a model list that allow every model.
+fn allows_all(models: &[String]) -> bool {
+    models.is_empty() || models.iter().any(|m| m == "all-proxy-models" || m == "*")
+}
+
+/// Whether a key may use `group`: its own `models` (empty, `all-proxy-models` or `*`: every model;
+/// `all-team-models`: its team's), and its team's `models` as well.
+pub fn may_use(principal: &Principal, group: &str) -> Result<(), Error> {
+    let key_models = &principal.key.models;
+    let team_models = principal.team.as_ref().map(|t: &TeamRecord| t.models.as_slice()).unwrap_or_default();
+    let only_team = key_models.iter().any(|m| m == "all-team-models");
+    if !only_team && !allows_all(key_models) && !key_models.iter().any(|m| m == group) {
+        return Err(Error::ModelNotAllowed {
+            kind: "key_model_access_denied",
+            message: format!(
+                "key not allowed to access model. This key can only access models={key_models:?}. Tried to access {group}"
+            ),
+        });
+    }
+    if !allows_all(team_models) && !team_models.iter().any(|m| m == group) {
+        let team = principal.team.as_ref().map_or("", |t| t.team_id.as_str());
+        return Err(Error::ModelNotAllowed {
+            kind: "team_model_access_denied",
+            message: format!(
+                "team not allowed to access model. Team={team}, Model={group}. Allowed team models = {team_models:?}"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Every budget, rate and parallel limit of the caller's chain, and of the end-user named by the
+/// request's `user` field, for a call whose worst case costs `amount`.
+pub fn reservation(gw: &Gateway, caller: &Caller, end_user: Option<&str>, amount: f64, now: i64) -> Reservation {
+    let mut r = Reservation { budgets: Vec::new(), rates: Vec::new(), parallel: Vec::new(), amount };
+    if let Caller::Key(p) = caller {
+        let key = &p.key;
+        push_budget(&mut r, Scope::Key, &key.token, key.max_budget, key.budget_window_secs(), key.created_at, || {
+            key.current_spend(now)
+        });
+        push_rate(&mut r, Scope::Key, &key.token, key.rpm_limit, key.tpm_limit);
+        if let Some(max) = key.max_parallel_requests {
+            r.parallel.push(Parallel { scope: Scope::Key, id: key.token.clone(), max });
+        }
+        if let Some(team) = &p.team {
+            push_budget(
+                &mut r,
+                Scope::Team,
+                &team.team_id,
+                team.max_budget,
+                team.budget_window_secs(),
+                team.created_at,
+                || team.current_spend(now),
+            );
+            push_rate(&mut r, Scope::Team, &team.team_id, team.rpm_limit, team.tpm_limit);
+        }
+        if let Some(user) = &p.user {
+            push_budget(
+                &mut r,
+                Scope::User,
+                &user.user_id,
+                user.max_budget,
+                user.budget_window_secs(),
+                user.created_at,
+                || user.current_spend(now),
+            );
+            push_rate(&mut r, Scope::User, &user.user_id, user.rpm_limit, user.tpm_limit);
+        }
+    }
+    if let Some(customer) = end_user.and_then(|id| gw.keys.customer(id)) {
+        push_budget(
+            &mut r,
+            Scope::EndUser,
+            &customer.user_id,
+            customer.max_budget,
+            customer.budget_window_secs(),
+            customer.created_at,
+            || customer.current_spend(now),
+        );
+    }
+    r
+}
+
+fn push_budget(
+    r: &mut Reservation,
+    scope: Scope,
+    id: &str,
+    max: Option<f64>,
+    window_secs: Option<u64>,
+    anchor: i64,
+    seed: impl FnOnce() -> f64,
+) {
+    let Some(max) = max else { return };
+    let window = window_secs.map(|secs| Window { anchor_unix: anchor, secs });
+    r.budgets.push(Budget { scope, id: id.to_owned(), max, window, seed: seed() });
+}
+
+fn push_rate(r: &mut Reservation, scope: Scope, id: &str, rpm: Option<u64>, tpm: Option<u64>) {
+    if rpm.is_some() || tpm.is_some() {
+        r.rates.push(Rate { scope, id: id.to_owned(), rpm, tpm });
+    }
+}
+
+/// Whether a reservation has anything to check (most calls by the master key have not).
+pub fn is_empty(r: &Reservation) -> bool {
+    r.budgets.is_empty() && r.rates.is_empty() && r.parallel.is_empty()
+}
+
+/// The client's error for a refused reservation: which budget or limit, never the amounts.
+pub fn refused(refusal: Refusal) -> Error {
+    match refusal {
+        Refusal::Budget { scope, resets_at, .. } => Error::BudgetExceeded { scope: scope.as_str(), resets_at },
+        Refusal::Rate { scope, kind, limit, retry_after_secs, .. } => Error::RateLimited {
+            scope: scope.as_str(),
+            kind: match kind {
+                RateKind::Requests => "requests",
+                RateKind::Tokens => "tokens",
+            },
+            limit,
+            retry_after_secs: retry_after_secs.max(1),
+        },
+        Refusal::Parallel { scope, limit, .. } => {
+            Error::RateLimited { scope: scope.as_str(), kind: "parallel requests", limit, retry_after_secs: 1 }
+        }
+        Refusal::Unavailable(why) => Error::LimitsUnavailable(why),
+    }
+}
+
+/// After the call (from the logging hook, whatever happened): settle the reservation with what the call
+/// really cost (nothing when it failed before producing anything) and queue the spend for the database.
+pub async fn settle(gw: &Gateway, ctx: &mut RequestCtx) {
+    let cost = ctx.cost.unwrap_or(0.0);
+    let tokens = ctx.usage.map_or(0, |u| u.total_tokens());
+    if let Some(ticket) = ctx.ticket.take() {
+        gw.limits.settle(ticket, cost, tokens, now_unix_ms()).await;
+    }
+    if cost <= 0.0 {
+        return;
+    }
+    if let Some(Caller::Key(p)) = &ctx.caller {
+        let key = &p.key;
+        gw.keys.record_spend(&key.token, key.team_id.as_deref(), key.user_id.as_deref(), ctx.end_user.as_deref(), cost);
+    } else if let Some(end_user) = ctx.end_user.as_deref() {
+        gw.keys.record_spend("", None, None, Some(end_user), cost);
+    }
+}
