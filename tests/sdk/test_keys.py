@@ -1,5 +1,6 @@
 """Virtual keys as an application team meets them: an admin makes keys, teams, users and end-users with
-LiteLLM's admin API (over httpx, the SDK's own HTTP client, since the SDK has no admin methods), then the
+LiteLLM's admin API (over the SDK's own HTTP client, `openai.DefaultHttpxClient`, since the SDK has no
+admin methods), then the
 official OpenAI SDK calls the gateway with those keys: allowed and refused models, budgets, blocked and
 deleted keys, and the cost header of every answer.
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import openai
 import pytest
 
@@ -49,10 +50,10 @@ def keys_gateway(gateway_binary: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture
-def admin(keys_gateway: Gateway) -> Iterator[httpx.Client]:
+def admin(keys_gateway: Gateway) -> Iterator[Any]:
     """An httpx client with the master key on the gateway's root (the admin API has no /v1 prefix)."""
     base = keys_gateway.base_url.removesuffix("/v1")
-    with httpx.Client(
+    with openai.DefaultHttpxClient(
         base_url=base, headers={"Authorization": f"Bearer {MASTER_KEY}"}, trust_env=False, timeout=15.0
     ) as c:
         yield c
@@ -69,12 +70,12 @@ def sdk(gw: Gateway, key: str) -> openai.OpenAI:
     )
 
 
-def ok(resp: httpx.Response) -> dict:
+def ok(resp: Any) -> dict:
     assert resp.status_code == 200, f"{resp.request.url} answered {resp.status_code}: {resp.text}"
     return resp.json()
 
 
-def test_admin_round_trip_then_the_sdk_uses_the_key(keys_gateway: Gateway, admin: httpx.Client) -> None:
+def test_admin_round_trip_then_the_sdk_uses_the_key(keys_gateway: Gateway, admin: Any) -> None:
     made = ok(admin.post("/key/generate", json={"models": ["priced"], "key_alias": "sdk-key", "max_budget": 10}))
     key = made["key"]
     assert key.startswith("sk-")
@@ -123,7 +124,7 @@ def test_admin_round_trip_then_the_sdk_uses_the_key(keys_gateway: Gateway, admin
     assert gone.value.status_code == 401
 
 
-def test_budgets_of_key_team_and_end_user_refuse_with_429(keys_gateway: Gateway, admin: httpx.Client) -> None:
+def test_budgets_of_key_team_and_end_user_refuse_with_429(keys_gateway: Gateway, admin: Any) -> None:
     one_call = ok(admin.post("/key/generate", json={"max_budget": 0.04}))["key"]
     client = sdk(keys_gateway, one_call)
     client.chat.completions.create(model="priced", messages=[{"role": "user", "content": "hi"}])
@@ -160,10 +161,12 @@ def test_budgets_of_key_team_and_end_user_refuse_with_429(keys_gateway: Gateway,
     assert ok(admin.get("/user/info", params={"user_id": "sdk-user"}))["user_id"] == "sdk-user"
 
 
-def test_a_key_cannot_administer(keys_gateway: Gateway, admin: httpx.Client) -> None:
+def test_a_key_cannot_administer(keys_gateway: Gateway, admin: Any) -> None:
     key = ok(admin.post("/key/generate", json={}))["key"]
     base = keys_gateway.base_url.removesuffix("/v1")
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, trust_env=False) as c:
+    with openai.DefaultHttpxClient(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, trust_env=False, timeout=15.0
+    ) as c:
         own = c.get("/key/info")
         assert own.status_code == 200, own.text
         refused = c.post("/key/generate", json={})
