@@ -5,6 +5,9 @@
 //!
 //! Run: `cargo bench --bench limits -- --warm-up-time 1 --measurement-time 3`
 //! (smoke test: `cargo bench --bench limits -- --test`).
+//!
+//! Measured 2026-11-25 on the 2-core dev machine under a load average of 8 (other builds running), rustc 1.95,
+//! redis-server 7.0.15 on loopback: memory 4.0 µs per reserve+settle, Redis 223 µs (two script round trips).
 
 use std::hint::black_box;
 use std::io::{Read, Write};
