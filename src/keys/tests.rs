@@ -474,6 +474,28 @@ async fn postgres_every_route_round_trips() {
 }
 
 #[tokio::test]
+async fn admin_calls_and_the_store_can_run_on_any_worker_thread() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let (_dir, keys) = sqlite().await;
+    send_sync(&keys);
+    let request = AdminRequest {
+        method: "GET",
+        path: "/key/list",
+        query: None,
+        body: b"",
+        caller: Caller::Master,
+        now_unix: NOW,
+    };
+    let answer = keys.admin(request);
+    send(&answer);
+    assert_eq!(answer.await.unwrap().status, 200);
+    let flush = keys.flush_spend(NOW);
+    send(&flush);
+    flush.await.unwrap();
+}
+
+#[tokio::test]
 async fn sqlite_records_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let raw = {
