@@ -283,7 +283,11 @@ impl Keys {
         let dump = self.store.dump().await;
         let dump = self.note_health(dump).map_err(|e| e.to_string())?;
         let now = unix_now();
-        self.cache.store(Arc::new(Cache::from_dump(&dump, now)));
+        let fresh = Arc::new(Cache::from_dump(&dump, now));
+        // A poll's dump that started before an admin write may finish after the writer's reload:
+        // never replace a cache with one of an older change counter.
+        self.cache
+            .rcu(|current| if current.version > fresh.version { Arc::clone(current) } else { Arc::clone(&fresh) });
         self.loaded_at.store(now, Ordering::Relaxed);
         Ok(())
     }
