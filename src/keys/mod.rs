@@ -111,6 +111,9 @@ pub struct AdminError {
 pub struct Cache {
     /// The change counter this cache was loaded at.
     pub version: i64,
+    /// Unix seconds of the load: the records' `spend` is the database's as of then (spend this
+    /// instance queued since is in [`Keys::record_spend`]'s queue or written after it).
+    pub loaded_at: i64,
     /// Keys by token hash.
     pub keys: HashMap<String, Arc<Principal>>,
     /// Teams by id.
@@ -123,7 +126,7 @@ pub struct Cache {
 
 impl Cache {
     /// Builds the cache from a database dump; a row whose JSON does not parse is logged and left out.
-    fn from_dump(dump: &Dump) -> Cache {
+    fn from_dump(dump: &Dump, loaded_at: i64) -> Cache {
         fn parse<T: serde::de::DeserializeOwned>(table: Table, row: &store::Row) -> Option<T> {
             match serde_json::from_str(&row.data) {
                 Ok(v) => Some(v),
@@ -133,7 +136,7 @@ impl Cache {
                 }
             }
         }
-        let mut cache = Cache { version: dump.version, ..Cache::default() };
+        let mut cache = Cache { version: dump.version, loaded_at, ..Cache::default() };
         for row in dump.rows(Table::Teams) {
             if let Some(mut team) = parse::<TeamRecord>(Table::Teams, row) {
                 (team.spend, team.spend_window) = (row.spend, row.spend_window);
@@ -204,7 +207,7 @@ impl Keys {
         let dump = store.dump().await.map_err(|e| e.to_string())?;
         Ok(Arc::new(Keys {
             store,
-            cache: ArcSwap::from_pointee(Cache::from_dump(&dump)),
+            cache: ArcSwap::from_pointee(Cache::from_dump(&dump, unix_now())),
             healthy: AtomicBool::new(true),
             loaded_at: AtomicI64::new(unix_now()),
             pending: Mutex::new(Vec::new()),
@@ -279,8 +282,13 @@ impl Keys {
     pub async fn reload(&self) -> Result<(), String> {
         let dump = self.store.dump().await;
         let dump = self.note_health(dump).map_err(|e| e.to_string())?;
-        self.cache.store(Arc::new(Cache::from_dump(&dump)));
-        self.loaded_at.store(unix_now(), Ordering::Relaxed);
+        let now = unix_now();
+        let fresh = Arc::new(Cache::from_dump(&dump, now));
+        // A poll's dump that started before an admin write may finish after the writer's reload:
+        // never replace a cache with one of an older change counter.
+        self.cache
+            .rcu(|current| if current.version > fresh.version { Arc::clone(current) } else { Arc::clone(&fresh) });
+        self.loaded_at.store(now, Ordering::Relaxed);
         Ok(())
     }
 

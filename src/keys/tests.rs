@@ -421,6 +421,24 @@ async fn every_route_round_trips(keys: Arc<Keys>) {
     assert_eq!((e.status, e.param.as_deref()), (404, Some("end_user_id")));
     assert_eq!(keys.customer("end-1").unwrap().max_budget, Some(2.0));
 
+    // A key whose user is a proxy_admin may use the admin routes; a plain key may not.
+    master(
+        &keys,
+        "POST",
+        "/user/new",
+        json!({"user_id": "root", "user_role": "proxy_admin", "auto_create_key": false}),
+    )
+    .await;
+    let admin_key = master(&keys, "POST", "/key/generate", json!({"user_id": "root", "key_alias": "ops"})).await;
+    let admin = keys.lookup(admin_key["key"].as_str().unwrap()).unwrap();
+    let teams = call(&keys, "GET", "/team/list", Value::Null, Caller::Key(admin)).await.unwrap();
+    assert_eq!(teams.as_array().unwrap().len(), 1);
+    let e = call(&keys, "GET", "/team/list", Value::Null, Caller::Key(principal.clone())).await.unwrap_err();
+    assert_eq!((e.status, e.kind), (401, "auth_error"));
+    let deleted = master(&keys, "POST", "/key/delete", json!({"key_aliases": ["ops"]})).await;
+    assert_eq!(deleted, json!({"deleted_keys": ["ops"]}));
+    assert!(master(&keys, "GET", "/key/list?key_alias=ops", Value::Null).await["keys"].as_array().unwrap().is_empty());
+
     // Deletes.
     let deleted = master(&keys, "POST", "/key/delete", json!({"keys": ["sk-my-own-key-123"]})).await;
     assert_eq!(deleted, json!({"deleted_keys": ["sk-my-own-key-123"]}));
@@ -453,6 +471,28 @@ async fn postgres_every_route_round_trips() {
     let Some(schema) = Schema::create().await else { return };
     let keys = Keys::open(Path::new("/nonexistent"), Some(&schema.url())).await.unwrap();
     every_route_round_trips(keys).await;
+}
+
+#[tokio::test]
+async fn admin_calls_and_the_store_can_run_on_any_worker_thread() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let (_dir, keys) = sqlite().await;
+    send_sync(&keys);
+    let request = AdminRequest {
+        method: "GET",
+        path: "/key/list",
+        query: None,
+        body: b"",
+        caller: Caller::Master,
+        now_unix: NOW,
+    };
+    let answer = keys.admin(request);
+    send(&answer);
+    assert_eq!(answer.await.unwrap().status, 200);
+    let flush = keys.flush_spend(NOW);
+    send(&flush);
+    flush.await.unwrap();
 }
 
 #[tokio::test]
@@ -542,15 +582,15 @@ async fn postgres_instances_see_each_others_changes_within_a_second() {
     let k = master(&a, "POST", "/key/generate", json!({"key_alias": "shared"})).await;
     let raw = k["key"].as_str().unwrap().to_string();
     assert!(a.lookup(&raw).is_some(), "the writing instance reloads at once");
-    assert!(wait_until(Duration::from_millis(1_200), || b.lookup(&raw).is_some()).await, "b never saw the new key");
+    assert!(wait_until(Duration::from_millis(1_500), || b.lookup(&raw).is_some()).await, "b never saw the new key");
 
     master(&a, "POST", "/key/block", json!({"key": raw})).await;
     assert!(
-        wait_until(Duration::from_millis(1_200), || b.lookup(&raw).is_some_and(|p| p.key.blocked)).await,
+        wait_until(Duration::from_millis(1_500), || b.lookup(&raw).is_some_and(|p| p.key.blocked)).await,
         "b never saw the block"
     );
     master(&b, "POST", "/key/delete", json!({"keys": [raw]})).await;
-    assert!(wait_until(Duration::from_millis(1_200), || a.lookup(&raw).is_none()).await, "a never saw the delete");
+    assert!(wait_until(Duration::from_millis(1_500), || a.lookup(&raw).is_none()).await, "a never saw the delete");
 }
 
 /// A loopback TCP forwarder to PostgreSQL that can be cut (every connection closed, the port shut)
