@@ -226,6 +226,24 @@ pub struct DrainService {
     pub live: Arc<Live>,
     /// The most a stop waits for requests in flight.
     pub grace: Duration,
+    /// Spend queued for the database is written before the process exits.
+    pub keys: Arc<crate::keys::Keys>,
+}
+
+impl DrainService {
+    /// Writes the spend still queued (bounded: a database that does not answer cannot hold the exit), then
+    /// exits.
+    async fn exit(&self) -> ! {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        match tokio::time::timeout(Duration::from_secs(5), self.keys.flush_spend(now)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => error!("stopping: queued spend not written: {e}"),
+            Err(_) => error!("stopping: the database did not take the queued spend within 5 s"),
+        }
+        std::process::exit(0)
+    }
 }
 
 #[async_trait]
@@ -241,11 +259,11 @@ impl BackgroundService for DrainService {
             let n = self.live.in_flight.load(Ordering::Relaxed);
             if n == 0 {
                 info!("stopping: no request in flight, exiting");
-                std::process::exit(0);
+                self.exit().await;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         warn!("stopping: grace period over with {} requests in flight", self.live.in_flight.load(Ordering::Relaxed));
-        std::process::exit(0);
+        self.exit().await;
     }
 }

@@ -84,13 +84,13 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&conf)));
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let gateway = Gateway { live: live.clone(), connector, resolver: Resolver::default(), keys, limits };
+    let gateway = Gateway { live: live.clone(), connector, resolver: Resolver::default(), keys: keys.clone(), limits };
     let mut proxy = pingora_proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
     proxy.add_tcp(&format!("{}:{}", cli.host, cli.port));
     server.add_service(proxy);
     server.add_service(background_service("config reload", ReloadService { live: live.clone() }));
     let grace = std::time::Duration::from_secs(cli.grace_period);
-    server.add_service(background_service("drain on stop", DrainService { live, grace }));
+    server.add_service(background_service("drain on stop", DrainService { live, grace, keys }));
     server.run_forever()
 }
 

@@ -13,7 +13,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{chat_body, client, expect_openai_error, within, Gateway, PgSchema, RedisServer, TcpRelay, MASTER_KEY};
+use common::{
+    chat_body, client, expect_openai_error, within, FakeProvider, Gateway, PgSchema, RedisServer, Reply, SseEvents,
+    TcpRelay, MASTER_KEY, PROVIDER_KEY,
+};
 use serde_json::{json, Value};
 
 /// Deadline of one ordinary test.
@@ -142,6 +145,12 @@ async fn admin_api_whitelist_block_expiry_and_info_on_the_embedded_store() {
         assert_eq!(chat(&gw, &member, "other").await.status().as_u16(), 200);
         let error = expect_openai_error(chat(&gw, &member, "cheap").await, 403).await;
         assert_eq!(error["type"], "team_model_access_denied", "{error}");
+
+        // A key lists only the models it may call.
+        let listed: Value =
+            client().get(gw.url("/v1/models")).bearer_auth(&member).send().await.unwrap().json().await.unwrap();
+        let ids: Vec<&str> = listed["data"].as_array().unwrap().iter().filter_map(|m| m["id"].as_str()).collect();
+        assert_eq!(ids, ["other"], "{listed}");
 
         // An unknown key is 401.
         expect_openai_error(chat(&gw, "sk-not-a-key", "cheap").await, 401).await;
@@ -413,6 +422,69 @@ async fn an_update_on_one_instance_takes_effect_on_another_within_a_second() {
             "b still accepted a deleted key"
         );
         assert!(started.elapsed() < Duration::from_secs(4));
+    })
+    .await;
+}
+
+/// `/key/info`'s spend for `key`, read with the master key.
+async fn spend_of(gw: &Gateway, key: &str) -> f64 {
+    let resp = client().get(gw.url(&format!("/key/info?key={key}"))).bearer_auth(MASTER_KEY).send().await.unwrap();
+    let v: Value = resp.json().await.unwrap();
+    v["info"]["spend"].as_f64().unwrap_or(-1.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_always_report_usage_to_the_gateway_and_are_charged_even_when_cut_short() {
+    within(DEADLINE, async {
+        let fake = FakeProvider::start(Reply::SseDrip { events: 4, interval: Duration::from_millis(5) }).await;
+        let yaml = format!(
+            "model_list:\n  - model_name: live\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_base: {}\n      api_key: {PROVIDER_KEY}\n      input_cost_per_token: 0.001\n      output_cost_per_token: 0.001\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+            fake.api_base()
+        );
+        let gw = Gateway::start(&yaml).await;
+        let key = new_key(&gw, json!({"max_budget": 100})).await;
+        let stream = |usage: bool| {
+            let mut body = chat_body("live", "stream please");
+            body["stream"] = json!(true);
+            if usage {
+                body["stream_options"] = json!({"include_usage": true});
+            }
+            client().post(gw.url("/v1/chat/completions")).bearer_auth(&key).json(&body).send()
+        };
+        // The client did not ask for usage: the gateway asks for it, counts it, and does not pass it on.
+        let text = stream(false).await.unwrap().text().await.unwrap();
+        assert!(text.contains("tok3") && text.ends_with("data: [DONE]\n\n"), "{text}");
+        assert!(!text.contains("\"usage\":{"), "a usage chunk the client did not ask for: {text}");
+        assert_eq!(fake.requests()[0].json()["stream_options"]["include_usage"], json!(true));
+        // (7 prompt + 4 completion tokens) at 0.001.
+        let one_stream = 0.011;
+        assert!(
+            eventually(Duration::from_secs(5), || async { (spend_of(&gw, &key).await - one_stream).abs() < 1e-9 }).await,
+            "spend {} after one stream",
+            spend_of(&gw, &key).await
+        );
+        // Asked for, it is passed on.
+        let text = stream(true).await.unwrap().text().await.unwrap();
+        assert!(text.contains("\"choices\":[]") && text.contains("\"prompt_tokens\":7"), "{text}");
+
+        // Cut short by the client after two events: charged for what was produced, not refunded.
+        fake.set_reply(Reply::SseDrip { events: 200, interval: Duration::from_millis(50) });
+        let mut events = SseEvents::new(stream(false).await.unwrap());
+        for _ in 0..2 {
+            assert!(events.next_event().await.is_some(), "stream ended early");
+        }
+        drop(events);
+        assert!(fake.wait_for_stream_abort(Duration::from_secs(10)).await, "the provider stream was not cut");
+        let before = 2.0 * one_stream;
+        assert!(
+            eventually(Duration::from_secs(5), || async {
+                let spend = spend_of(&gw, &key).await;
+                spend > before + 1e-9 && spend < before + 0.207
+            })
+            .await,
+            "a cut stream was not charged for what it produced: spend {}",
+            spend_of(&gw, &key).await
+        );
     })
     .await;
 }

@@ -9,9 +9,15 @@ use crate::reload::Snapshot;
 
 /// `GET /v1/models`: every model group, in OpenAI's list shape (rendered once per config).
 pub fn models_body(config: &Config, created: u64) -> Bytes {
+    models_body_where(config, created, |_| true)
+}
+
+/// `GET /v1/models` for a caller that may use only the groups `allowed` accepts (a virtual key).
+pub fn models_body_where(config: &Config, created: u64, allowed: impl Fn(&str) -> bool) -> Bytes {
     let data: Vec<Value> = config
         .groups
         .iter()
+        .filter(|g| allowed(&g.name))
         .map(|g| json!({"id": g.name, "object": "model", "created": created, "owned_by": "openai"}))
         .collect();
     Bytes::from(json!({"object": "list", "data": data}).to_string())

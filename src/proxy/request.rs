@@ -122,7 +122,11 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
                 .map_err(Failure::Downstream);
         }
         Route::Admin(path) => return admin_call(gw, session, ctx, &path).await,
-        Route::Models => snapshot.models_body.clone(),
+        Route::Models => match ctx.caller.as_ref().and_then(Caller::principal) {
+            // A key lists only what it may call (LiteLLM's /v1/models for a key).
+            Some(p) => admin::models_body_where(&snapshot.config, created, |g| access::may_use(p, g).is_ok()),
+            None => snapshot.models_body.clone(),
+        },
         Route::ModelInfo => admin::model_info_body(&snapshot.config),
         Route::Model(id) => admin::model_body(&snapshot.config, &id, created).ok_or_else(|| Error::BadRequest {
             message: format!("The model `{id}` does not exist"),

@@ -369,6 +369,20 @@ fn drip(shared: Arc<Shared>, req: &Recorded, events: usize, interval: Duration) 
     // and fails once hyper dropped the body because the peer went away.
     let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(1);
     let model = model_of(req);
+    // As OpenAI does: a last chunk with `choices: []` and the usage, when the request asked for it.
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let usage_chunk = (body["stream_options"]["include_usage"] == json!(true)).then(|| {
+        let n = u64::try_from(events).unwrap_or(u64::MAX);
+        let chunk = json!({
+            "id": "chatcmpl-drip",
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": model,
+            "choices": [],
+            "usage": {"prompt_tokens": 7, "completion_tokens": n, "total_tokens": 7 + n},
+        });
+        format!("data: {chunk}\n\n")
+    });
     tokio::spawn(async move {
         for i in 0..events {
             if i > 0 {
@@ -381,6 +395,12 @@ fn drip(shared: Arc<Shared>, req: &Recorded, events: usize, interval: Duration) 
                 return;
             }
             shared.sent_events.lock().expect("events lock").push(at);
+        }
+        if let Some(chunk) = usage_chunk {
+            if tx.send(Ok(Frame::data(Bytes::from(chunk)))).await.is_err() {
+                shared.stream_aborts.send_modify(|n| *n += 1);
+                return;
+            }
         }
         if tx.send(Ok(Frame::data(Bytes::from_static(b"data: [DONE]\n\n")))).await.is_err() {
             shared.stream_aborts.send_modify(|n| *n += 1);
