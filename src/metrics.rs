@@ -12,7 +12,12 @@ use crate::config::ProviderChoice;
 use crate::reload::Live;
 
 /// The Prometheus text exposition of the live state.
-pub fn render(live: &Live, now: Instant, backends: crate::admin::Backends) -> Bytes {
+pub fn render(
+    live: &Live,
+    now: Instant,
+    backends: crate::admin::Backends,
+    limits: &crate::spend::LimitsMetrics,
+) -> Bytes {
     let snapshot = live.current.load();
     let mut out = String::with_capacity(2048);
     let reloads = live.reloads.load(Ordering::Relaxed);
@@ -27,6 +32,31 @@ pub fn render(live: &Live, now: Instant, backends: crate::admin::Backends) -> By
     out.push_str("# HELP tollgate_database_up 1 while the keys database answers (keys keep working from the cache).\n");
     out.push_str("# TYPE tollgate_database_up gauge\n");
     let _ = writeln!(out, "tollgate_database_up {}", u8::from(backends.database_up));
+    out.push_str("# HELP tollgate_limit_reservations_total Calls reserved against budgets and limits.\n");
+    out.push_str("# TYPE tollgate_limit_reservations_total counter\n");
+    let _ = writeln!(out, "tollgate_limit_reservations_total {}", limits.reservations);
+    out.push_str(
+        "# HELP tollgate_limit_refusals_total Calls refused by a budget or a rate/parallel limit, by scope.\n",
+    );
+    out.push_str("# TYPE tollgate_limit_refusals_total counter\n");
+    for scope in crate::spend::Scope::ALL {
+        let n = limits.refusals.get(scope.index()).copied().unwrap_or(0);
+        let _ = writeln!(out, "tollgate_limit_refusals_total{{scope=\"{}\"}} {n}", scope.as_str());
+    }
+    let _ = writeln!(out, "tollgate_limit_refusals_total{{scope=\"unavailable\"}} {}", limits.unavailable);
+    out.push_str(
+        "# HELP tollgate_limit_local_fallbacks_total Reservations served on local counters while Redis was down.\n",
+    );
+    out.push_str("# TYPE tollgate_limit_local_fallbacks_total counter\n");
+    let _ = writeln!(out, "tollgate_limit_local_fallbacks_total {}", limits.local_fallbacks);
+    out.push_str("# HELP tollgate_redis_errors_total Redis calls that failed or timed out.\n");
+    out.push_str("# TYPE tollgate_redis_errors_total counter\n");
+    let _ = writeln!(out, "tollgate_redis_errors_total {}", limits.redis_errors);
+    out.push_str(
+        "# HELP tollgate_redis_reconciles_total Times local spend was pushed back into Redis after an outage.\n",
+    );
+    out.push_str("# TYPE tollgate_redis_reconciles_total counter\n");
+    let _ = writeln!(out, "tollgate_redis_reconciles_total {}", limits.reconciles);
     if let Some(up) = backends.redis_up {
         out.push_str("# HELP tollgate_redis_up 1 while Redis answers; 0 while counters run locally (or refuse).\n");
         out.push_str("# TYPE tollgate_redis_up gauge\n");

@@ -331,6 +331,7 @@ async fn redis_killed_mid_run_keeps_calls_served_and_counters_reconcile() {
         assert_eq!(h["tollgate"]["redis"], "down", "{h}");
         let metrics = client().get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("tollgate_redis_up 0"), "{metrics}");
+        assert!(!metrics.contains("tollgate_limit_local_fallbacks_total 0\n"), "{metrics}");
 
         redis.restart(); // empty: what the gateway spent while it was down must come back into it
         assert!(
@@ -339,6 +340,9 @@ async fn redis_killed_mid_run_keeps_calls_served_and_counters_reconcile() {
         );
         let keys = redis.cli(&["--scan", "--pattern", "*"]).unwrap_or_default();
         assert!(!keys.trim().is_empty(), "nothing was reconciled into Redis");
+        let metrics = client().get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("tollgate_redis_up 1"), "{metrics}");
+        assert!(!metrics.contains("tollgate_redis_reconciles_total 0\n"), "{metrics}");
         // Served on Redis again.
         assert_eq!(chat(&gw, &key, "cheap").await.status().as_u16(), 200);
     })

@@ -116,7 +116,7 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
         Route::Readiness => admin::readiness_body(&snapshot, gw.backends()),
         Route::Health => admin::health_body(&snapshot, Instant::now(), gw.backends()),
         Route::Metrics => {
-            let body = crate::metrics::render(&gw.live, Instant::now(), gw.backends());
+            let body = crate::metrics::render(&gw.live, Instant::now(), gw.backends(), &gw.limits.metrics());
             return response::body_of(session, ctx, 200, "text/plain; version=0.0.4", body)
                 .await
                 .map_err(Failure::Downstream);
