@@ -149,3 +149,43 @@ fn passthrough_replaces_only_the_model() -> TestResult {
     }
     Ok(())
 }
+
+/// A stream fixture of `tests/fixtures/`.
+fn stream_fixture(path: &str) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The fixture's stream up to and with its first event.
+fn first_event(stream: &[u8]) -> &[u8] {
+    let end = stream.windows(2).position(|w| w == b"\n\n").map_or(stream.len(), |i| i + 2);
+    &stream[..end]
+}
+
+/// Runs a stream through `StreamTranslator` as the gateway does: stop at the first error, else finish.
+fn run_stream(provider: Provider, limit: usize, pieces: &[&[u8]]) -> (Vec<u8>, Result<(), String>) {
+    let meta = crate::ResponseMeta { id: "chatcmpl-1", created: 1, model: "m" };
+    let mut translator = crate::StreamTranslator::new(provider, &meta, false, limit);
+    let mut out = Vec::new();
+    for piece in pieces {
+        if let Err(e) = translator.push(piece, &mut out) {
+            return (out, Err(e.to_string()));
+        }
+    }
+    let end = translator.finish(&mut out).map_err(|e| e.to_string());
+    (out, end)
+}
+
+/// Found by the `stream_gemini` / `stream_cohere` fuzz targets: `StreamTranslator::new` dropped
+/// `max_event_bytes` for Gemini, Cohere and Bedrock (16 MiB, 1 MiB and 16 MiB whatever the gateway asked).
+#[test]
+fn every_translator_refuses_an_event_over_the_limit_it_was_given() {
+    let oversize = [b"data: ".as_slice(), &[b'x'; 200], b"\n\n"].concat();
+    for provider in [Provider::OpenAI, Provider::Anthropic, Provider::Gemini, Provider::VertexAi, Provider::Cohere] {
+        let (_, end) = run_stream(provider, 64, &[&oversize]);
+        assert!(end.is_err_and(|e| e.contains("exceeded 64 bytes")), "{provider:?}");
+    }
+    let bedrock = stream_fixture("bedrock/text/provider.stream.bin");
+    assert!(run_stream(Provider::Bedrock, 64, &[&bedrock]).1.is_err_and(|e| e.contains("exceeded 64 bytes")));
+    assert_eq!(run_stream(Provider::Bedrock, 1 << 20, &[&bedrock]).1, Ok(()));
+}
