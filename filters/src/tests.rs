@@ -189,3 +189,23 @@ fn every_translator_refuses_an_event_over_the_limit_it_was_given() {
     assert!(run_stream(Provider::Bedrock, 64, &[&bedrock]).1.is_err_and(|e| e.contains("exceeded 64 bytes")));
     assert_eq!(run_stream(Provider::Bedrock, 1 << 20, &[&bedrock]).1, Ok(()));
 }
+
+/// Found by the `stream_anthropic` fuzz target: events decoded in the same chunk as a framing error were
+/// dropped, so the client got them when the chunk ended between the two and not when it did not.
+#[test]
+fn events_before_a_framing_error_are_translated_wherever_chunks_end() {
+    let oversize = [b"data: ".as_slice(), &[b'x'; 5000], b"\n\n"].concat();
+    for (provider, fixture) in [
+        (Provider::OpenAI, "anthropic/text/openai.stream.sse"),
+        (Provider::Anthropic, "anthropic/text/provider.stream.sse"),
+        (Provider::Gemini, "gemini/text/provider.stream.sse"),
+        (Provider::Cohere, "cohere/text_stream/provider.stream.sse"),
+    ] {
+        let stream = stream_fixture(fixture);
+        let first = first_event(&stream);
+        let whole = run_stream(provider, 4096, &[&[first, &oversize].concat()]);
+        let split = run_stream(provider, 4096, &[first, &oversize]);
+        assert!(!split.0.is_empty() && split.1.is_err(), "{provider:?}: {split:?}");
+        assert_eq!(whole, split, "{provider:?}");
+    }
+}

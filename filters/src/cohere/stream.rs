@@ -105,11 +105,15 @@ impl Stream {
         if matches!(self.phase, Phase::Failed | Phase::Done) {
             return Ok(());
         }
-        if let Err(e) = self.decoder.push(chunk, &mut self.events) {
+        let decoded = self.decoder.push(chunk, &mut self.events);
+        // Events decoded before a framing error are still translated: what the client gets up to the error
+        // must not depend on where the chunks ended.
+        self.drain(out)?;
+        if let Err(e) = decoded {
             self.phase = Phase::Failed;
             return Err(e.into());
         }
-        self.drain(out)
+        Ok(())
     }
 
     /// Ends the stream: writes what is left and the final `data: [DONE]` (once; nothing after an error).
@@ -117,11 +121,12 @@ impl Stream {
         if matches!(self.phase, Phase::Failed | Phase::Done) {
             return Ok(());
         }
-        if let Err(e) = self.decoder.finish(&mut self.events) {
+        let decoded = self.decoder.finish(&mut self.events);
+        self.drain(out)?;
+        if let Err(e) = decoded {
             self.phase = Phase::Failed;
             return Err(e.into());
         }
-        self.drain(out)?;
         out.extend_from_slice(DONE);
         self.phase = Phase::Done;
         Ok(())
