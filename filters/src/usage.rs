@@ -27,9 +27,9 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// `prompt_tokens + completion_tokens`.
+    /// `prompt_tokens + completion_tokens` (saturating: the counts come from the provider).
     pub fn total_tokens(&self) -> u64 {
-        self.prompt_tokens + self.completion_tokens
+        self.prompt_tokens.saturating_add(self.completion_tokens)
     }
 
     /// OpenAI's `usage` object for this usage (with `prompt_tokens_details`/`completion_tokens_details`
@@ -54,5 +54,19 @@ impl Usage {
             u["completion_tokens_details"] = serde_json::json!({"reasoning_tokens": r});
         }
         u
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Usage;
+
+    /// Found by the `stream_cohere` fuzz target: a provider's count near `u64::MAX` overflowed the total
+    /// (a panic with overflow checks, a wrapped, tiny bill without).
+    #[test]
+    fn huge_provider_counts_saturate_instead_of_wrapping() {
+        let usage = Usage { prompt_tokens: u64::MAX, completion_tokens: 12, ..Usage::default() };
+        assert_eq!(usage.total_tokens(), u64::MAX);
+        assert_eq!(usage.to_openai()["total_tokens"], u64::MAX);
     }
 }
