@@ -495,7 +495,8 @@ impl StreamTranslator {
     /// The translator for a stream from `provider`; `include_usage` is the client's
     /// `stream_options.include_usage` (a usage chunk before `[DONE]`). OpenAI-compatible providers are always
     /// asked for the usage ([`translate_request`]); without `include_usage` their usage chunk is read and
-    /// dropped.
+    /// dropped. One provider event (an SSE event, or for Bedrock an eventstream frame) larger than
+    /// `max_event_bytes` ends the stream with an error.
     pub fn new(provider: Provider, meta: &ResponseMeta<'_>, include_usage: bool, max_event_bytes: usize) -> Self {
         match provider {
             Provider::Anthropic => StreamTranslator::Anthropic(anthropic::Stream::with_max_event_bytes(
@@ -503,9 +504,15 @@ impl StreamTranslator {
                 include_usage,
                 max_event_bytes,
             )),
-            Provider::Gemini | Provider::VertexAi => StreamTranslator::Gemini(gemini::Stream::new(meta, include_usage)),
-            Provider::Bedrock => StreamTranslator::Bedrock(bedrock::Stream::new(meta, include_usage)),
-            Provider::Cohere => StreamTranslator::Cohere(cohere::Stream::new(meta, include_usage)),
+            Provider::Gemini | Provider::VertexAi => {
+                StreamTranslator::Gemini(gemini::Stream::with_limit(meta, include_usage, max_event_bytes))
+            }
+            Provider::Bedrock => {
+                StreamTranslator::Bedrock(bedrock::Stream::with_max_frame_bytes(meta, include_usage, max_event_bytes))
+            }
+            Provider::Cohere => {
+                StreamTranslator::Cohere(cohere::Stream::with_max_event_bytes(meta, include_usage, max_event_bytes))
+            }
             _ => {
                 StreamTranslator::Passthrough(openai::StreamRestamper::new(meta.model, include_usage, max_event_bytes))
             }

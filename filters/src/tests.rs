@@ -269,3 +269,63 @@ fn the_passthrough_translator_drops_the_usage_chunk_the_client_did_not_ask_for()
     }
     Ok(())
 }
+
+/// A stream fixture of `tests/fixtures/`.
+fn stream_fixture(path: &str) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The fixture's stream up to and with its first event.
+fn first_event(stream: &[u8]) -> &[u8] {
+    let end = stream.windows(2).position(|w| w == b"\n\n").map_or(stream.len(), |i| i + 2);
+    &stream[..end]
+}
+
+/// Runs a stream through `StreamTranslator` as the gateway does: stop at the first error, else finish.
+fn run_stream(provider: Provider, limit: usize, pieces: &[&[u8]]) -> (Vec<u8>, Result<(), String>) {
+    let meta = crate::ResponseMeta { id: "chatcmpl-1", created: 1, model: "m" };
+    let mut translator = crate::StreamTranslator::new(provider, &meta, false, limit);
+    let mut out = Vec::new();
+    for piece in pieces {
+        if let Err(e) = translator.push(piece, &mut out) {
+            return (out, Err(e.to_string()));
+        }
+    }
+    let end = translator.finish(&mut out).map_err(|e| e.to_string());
+    (out, end)
+}
+
+/// Found by the `stream_gemini` / `stream_cohere` fuzz targets: `StreamTranslator::new` dropped
+/// `max_event_bytes` for Gemini, Cohere and Bedrock (16 MiB, 1 MiB and 16 MiB whatever the gateway asked).
+#[test]
+fn every_translator_refuses_an_event_over_the_limit_it_was_given() {
+    let oversize = [b"data: ".as_slice(), &[b'x'; 200], b"\n\n"].concat();
+    for provider in [Provider::OpenAI, Provider::Anthropic, Provider::Gemini, Provider::VertexAi, Provider::Cohere] {
+        let (_, end) = run_stream(provider, 64, &[&oversize]);
+        assert!(end.is_err_and(|e| e.contains("exceeded 64 bytes")), "{provider:?}");
+    }
+    let bedrock = stream_fixture("bedrock/text/provider.stream.bin");
+    assert!(run_stream(Provider::Bedrock, 64, &[&bedrock]).1.is_err_and(|e| e.contains("exceeded 64 bytes")));
+    assert_eq!(run_stream(Provider::Bedrock, 1 << 20, &[&bedrock]).1, Ok(()));
+}
+
+/// Found by the `stream_anthropic` fuzz target: events decoded in the same chunk as a framing error were
+/// dropped, so the client got them when the chunk ended between the two and not when it did not.
+#[test]
+fn events_before_a_framing_error_are_translated_wherever_chunks_end() {
+    let oversize = [b"data: ".as_slice(), &[b'x'; 5000], b"\n\n"].concat();
+    for (provider, fixture) in [
+        (Provider::OpenAI, "anthropic/text/openai.stream.sse"),
+        (Provider::Anthropic, "anthropic/text/provider.stream.sse"),
+        (Provider::Gemini, "gemini/text/provider.stream.sse"),
+        (Provider::Cohere, "cohere/text_stream/provider.stream.sse"),
+    ] {
+        let stream = stream_fixture(fixture);
+        let first = first_event(&stream);
+        let whole = run_stream(provider, 4096, &[&[first, &oversize].concat()]);
+        let split = run_stream(provider, 4096, &[first, &oversize]);
+        assert!(!split.0.is_empty() && split.1.is_err(), "{provider:?}: {split:?}");
+        assert_eq!(whole, split, "{provider:?}");
+    }
+}

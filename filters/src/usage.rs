@@ -32,9 +32,9 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// `prompt_tokens + completion_tokens`.
+    /// `prompt_tokens + completion_tokens` (saturating: the counts come from the provider).
     pub fn total_tokens(&self) -> u64 {
-        self.prompt_tokens + self.completion_tokens
+        self.prompt_tokens.saturating_add(self.completion_tokens)
     }
 
     /// OpenAI's `usage` object for this usage (with `prompt_tokens_details`/`completion_tokens_details`
@@ -203,5 +203,14 @@ mod tests {
         assert_eq!(produced.charge(Some(more), false), more);
         assert_eq!(produced.charge(None, true), Usage { completion_tokens: 3, ..Usage::default() });
         assert_eq!(Produced::default().charge(None, false), Usage::default());
+    }
+
+    /// Found by the `stream_cohere` fuzz target: a provider's count near `u64::MAX` overflowed the total
+    /// (a panic with overflow checks, a wrapped, tiny bill without).
+    #[test]
+    fn huge_provider_counts_saturate_instead_of_wrapping() {
+        let usage = Usage { prompt_tokens: u64::MAX, completion_tokens: 12, ..Usage::default() };
+        assert_eq!(usage.total_tokens(), u64::MAX);
+        assert_eq!(usage.to_openai()["total_tokens"], u64::MAX);
     }
 }

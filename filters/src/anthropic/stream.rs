@@ -131,7 +131,9 @@ impl Stream {
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), TranslateError> {
         let mut events = std::mem::take(&mut self.events);
         let decoded = self.decoder.push(chunk, &mut events);
-        let result = decoded.map_err(TranslateError::from).and_then(|()| self.handle_all(&events, out));
+        // Events decoded before a framing error are still translated: what the client gets up to the error
+        // must not depend on where the chunks ended.
+        let result = self.handle_all(&events, out).and(decoded.map_err(TranslateError::from));
         events.clear();
         self.events = events;
         result
@@ -145,7 +147,7 @@ impl Stream {
         }
         let mut events = std::mem::take(&mut self.events);
         let decoded = self.decoder.finish(&mut events);
-        let result = decoded.map_err(TranslateError::from).and_then(|()| self.handle_all(&events, out));
+        let result = self.handle_all(&events, out).and(decoded.map_err(TranslateError::from));
         events.clear();
         self.events = events;
         result?;

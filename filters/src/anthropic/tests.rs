@@ -655,3 +655,16 @@ fn a_stream_error_event_carries_its_status() {
         "{err:?}"
     );
 }
+
+/// Found by fuzzing (`stream_cohere`, the same sum here): counts near `u64::MAX` saturate instead of wrapping.
+#[test]
+fn huge_usage_counts_saturate() {
+    let wire = WireUsage {
+        input_tokens: Some(u64::MAX),
+        output_tokens: Some(3),
+        cache_read_input_tokens: Some(2),
+        cache_creation_input_tokens: Some(1),
+    };
+    let usage = wire.to_usage();
+    assert_eq!((usage.prompt_tokens, usage.total_tokens()), (u64::MAX, u64::MAX));
+}

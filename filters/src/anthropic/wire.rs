@@ -186,7 +186,11 @@ impl WireUsage {
         let read = self.cache_read_input_tokens;
         let written = self.cache_creation_input_tokens;
         Usage {
-            prompt_tokens: self.input_tokens.unwrap_or(0) + read.unwrap_or(0) + written.unwrap_or(0),
+            prompt_tokens: self
+                .input_tokens
+                .unwrap_or(0)
+                .saturating_add(read.unwrap_or(0))
+                .saturating_add(written.unwrap_or(0)),
             completion_tokens: self.output_tokens.unwrap_or(0),
             cached_tokens: read,
             cache_creation_tokens: written,

@@ -54,7 +54,7 @@ impl TokenUsage {
         let cached = self.cache_read_input_tokens.unwrap_or(0);
         let written = self.cache_write_input_tokens.unwrap_or(0);
         Usage {
-            prompt_tokens: self.input_tokens + cached + written,
+            prompt_tokens: self.input_tokens.saturating_add(cached).saturating_add(written),
             completion_tokens: self.output_tokens,
             cached_tokens: self.cache_read_input_tokens,
             cache_creation_tokens: self.cache_write_input_tokens,

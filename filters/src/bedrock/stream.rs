@@ -76,6 +76,11 @@ struct ToolBlock {
 impl Stream {
     /// A translator for one stream.
     pub fn new(meta: &ResponseMeta<'_>, include_usage: bool) -> Self {
+        Stream::with_max_frame_bytes(meta, include_usage, MAX_FRAME_BYTES)
+    }
+
+    /// A translator that refuses a frame declaring more than `max_frame_bytes` (AWS's own limit still applies).
+    pub fn with_max_frame_bytes(meta: &ResponseMeta<'_>, include_usage: bool, max_frame_bytes: usize) -> Self {
         let mut head = Vec::with_capacity(128 + meta.id.len() + meta.model.len());
         head.extend_from_slice(b"data: {\"id\":");
         write_json_str(&mut head, meta.id);
@@ -87,7 +92,7 @@ impl Stream {
         Stream {
             head,
             include_usage,
-            decoder: EventStreamDecoder::new(MAX_FRAME_BYTES),
+            decoder: EventStreamDecoder::new(max_frame_bytes.min(MAX_FRAME_BYTES)),
             frames: Vec::with_capacity(8),
             started: false,
             finished: false,

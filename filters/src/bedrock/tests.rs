@@ -510,3 +510,14 @@ fn done_is_written_once_and_reasoning_is_streamed() {
     assert!(!text.contains("\"choices\":[]"));
     assert_eq!(stream.usage(), None);
 }
+
+/// Found by fuzzing (`stream_cohere`, the same sum here): counts near `u64::MAX` saturate instead of wrapping.
+#[test]
+fn huge_usage_counts_saturate() {
+    let usage: TokenUsage = serde_json::from_value(json!({
+        "inputTokens": u64::MAX, "outputTokens": 4, "cacheReadInputTokens": 2, "cacheWriteInputTokens": 1
+    }))
+    .unwrap();
+    let usage = usage.to_usage();
+    assert_eq!((usage.prompt_tokens, usage.total_tokens()), (u64::MAX, u64::MAX));
+}

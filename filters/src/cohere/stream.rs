@@ -29,7 +29,7 @@ use crate::framing::sse::{SseDecoder, SseEvent, DONE};
 use crate::usage::Produced;
 use crate::{ResponseMeta, TranslateError, Usage};
 
-/// The most one Cohere event may buffer: deltas are a few hundred bytes; a `citation-start` carrying its
+/// The most one Cohere event may buffer by default: deltas are a few hundred bytes; a `citation-start` carrying its
 /// documents is the largest event Cohere sends.
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
 
@@ -53,7 +53,7 @@ enum Phase {
 
 /// The provider's stream, turned into OpenAI `chat.completion.chunk` SSE events.
 ///
-/// Owns its cross-chunk state: the SSE decoder's partial event (at most [`MAX_EVENT_BYTES`]) and the
+/// Owns its cross-chunk state: the SSE decoder's partial event (at most [`MAX_EVENT_BYTES`] by default) and the
 /// OpenAI index of every tool call, kept per call in the order the calls started.
 #[derive(Debug)]
 pub struct Stream {
@@ -76,6 +76,11 @@ pub struct Stream {
 impl Stream {
     /// A translator for one stream; `include_usage` adds the usage chunk before `[DONE]`.
     pub fn new(meta: &ResponseMeta<'_>, include_usage: bool) -> Self {
+        Stream::with_max_event_bytes(meta, include_usage, MAX_EVENT_BYTES)
+    }
+
+    /// A translator that refuses (`Framing(EventTooLarge)`) an SSE event larger than `max_event_bytes`.
+    pub fn with_max_event_bytes(meta: &ResponseMeta<'_>, include_usage: bool, max_event_bytes: usize) -> Self {
         let mut head = Vec::with_capacity(meta.id.len() + meta.model.len() + 96);
         head.extend_from_slice(b"{\"id\":");
         write_str(&mut head, meta.id);
@@ -85,7 +90,7 @@ impl Stream {
         write_str(&mut head, meta.model);
         head.extend_from_slice(b",\"choices\":[");
         Stream {
-            decoder: SseDecoder::new(MAX_EVENT_BYTES),
+            decoder: SseDecoder::new(max_event_bytes),
             events: Vec::with_capacity(8),
             head,
             include_usage,
@@ -104,11 +109,15 @@ impl Stream {
         if matches!(self.phase, Phase::Failed | Phase::Done) {
             return Ok(());
         }
-        if let Err(e) = self.decoder.push(chunk, &mut self.events) {
+        let decoded = self.decoder.push(chunk, &mut self.events);
+        // Events decoded before a framing error are still translated: what the client gets up to the error
+        // must not depend on where the chunks ended.
+        self.drain(out)?;
+        if let Err(e) = decoded {
             self.phase = Phase::Failed;
             return Err(e.into());
         }
-        self.drain(out)
+        Ok(())
     }
 
     /// Ends the stream: writes what is left and the final `data: [DONE]` (once; nothing after an error).
@@ -116,11 +125,12 @@ impl Stream {
         if matches!(self.phase, Phase::Failed | Phase::Done) {
             return Ok(());
         }
-        if let Err(e) = self.decoder.finish(&mut self.events) {
+        let decoded = self.decoder.finish(&mut self.events);
+        self.drain(out)?;
+        if let Err(e) = decoded {
             self.phase = Phase::Failed;
             return Err(e.into());
         }
-        self.drain(out)?;
         out.extend_from_slice(DONE);
         self.phase = Phase::Done;
         Ok(())

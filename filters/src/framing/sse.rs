@@ -21,6 +21,9 @@ pub const DONE: &[u8] = b"data: [DONE]\n\n";
 /// The UTF-8 byte order mark, ignored at the start of a stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// Bytes of the longest field prefix we keep (`event: `): a raw line may exceed the event limit by this much.
+const FIELD_SLACK: usize = 7;
+
 /// One dispatched event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SseEvent {
@@ -37,7 +40,8 @@ impl SseEvent {
     }
 }
 
-/// An incremental `text/event-stream` decoder that never buffers more than `max_event_bytes` for one event.
+/// An incremental `text/event-stream` decoder that never buffers more than `max_event_bytes` for one event
+/// (plus the field name of the line being read).
 ///
 /// After an error the decoder is poisoned: every later call returns the same error.
 #[derive(Debug)]
@@ -81,15 +85,17 @@ impl SseDecoder {
                 continue;
             }
             let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+                // Checked before it is copied: a line over the limit is refused, never buffered.
+                self.check_line(rest.len())?;
                 self.line.extend_from_slice(rest);
-                return self.check_limit();
+                return Ok(());
             };
             self.after_cr = rest[end] == b'\r';
             if self.line.is_empty() {
                 self.process_line(&rest[..end], out)?;
             } else {
+                self.check_line(end)?;
                 self.line.extend_from_slice(&rest[..end]);
-                self.check_limit()?;
                 let line = mem::take(&mut self.line);
                 let result = self.process_line(&line, out);
                 // Hand the buffer back to keep its capacity for the next straddling line.
@@ -117,6 +123,9 @@ impl SseDecoder {
 
     /// Interprets one complete line (without its terminator).
     fn process_line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) -> Result<(), FramingError> {
+        // The same check a line straddling chunks had while it was buffered, so that where chunks end
+        // never decides whether a line is refused (a long comment inside one chunk as much as across two).
+        self.check_line(line.len())?;
         let line = if mem::take(&mut self.at_start) { line.strip_prefix(BOM).unwrap_or(line) } else { line };
         if line.is_empty() {
             self.dispatch(out);
@@ -157,12 +166,29 @@ impl SseDecoder {
 
     /// Fails once the current event holds more than the limit.
     fn check_limit(&mut self) -> Result<(), FramingError> {
-        let buffered = self.line.len() + self.data.len() + self.event.as_ref().map_or(0, String::len);
-        if buffered > self.max_event_bytes {
-            self.failed = true;
-            return Err(FramingError::EventTooLarge(self.max_event_bytes));
+        let held = self.data.len() + self.event.as_ref().map_or(0, String::len);
+        if held > self.max_event_bytes {
+            return Err(self.fail());
         }
         Ok(())
+    }
+
+    /// Fails when the line being read, with `more` bytes of it still to come, would make the event too large.
+    ///
+    /// The whole raw line counts, field name included, less [`FIELD_SLACK`]: an event of exactly the limit
+    /// passes (`data: ` is not part of the event), and a line is refused at the same point of the stream
+    /// whether it arrives in one chunk or in many, since the check only grows with the line.
+    fn check_line(&mut self, more: usize) -> Result<(), FramingError> {
+        let held = self.line.len() + more + self.data.len() + self.event.as_ref().map_or(0, String::len);
+        if held > self.max_event_bytes.saturating_add(FIELD_SLACK) {
+            return Err(self.fail());
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self) -> FramingError {
+        self.failed = true;
+        FramingError::EventTooLarge(self.max_event_bytes)
     }
 
     /// Repeats the error a poisoned decoder failed with.

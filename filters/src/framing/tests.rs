@@ -166,7 +166,8 @@ fn limit_is_enforced_on_a_line_straddling_chunks() {
     let mut out = Vec::new();
     let result = (|| {
         decoder.push(b"data: 0123456789", &mut out)?;
-        decoder.push(b"abcdef", &mut out)
+        // 24 bytes of line: past the limit and the 7 bytes a field name may add.
+        decoder.push(b"abcdefgh", &mut out)
     })();
     assert_eq!(result, Err(FramingError::EventTooLarge(16)));
 }
@@ -185,6 +186,35 @@ fn limit_is_enforced_on_one_long_line_in_one_chunk() {
     let mut out = Vec::new();
     let line = [b"data: ".as_slice(), &[b'x'; 64], b"\n"].concat();
     assert_eq!(SseDecoder::new(16).push(&line, &mut out), Err(FramingError::EventTooLarge(16)));
+}
+
+/// Found by the `sse_decoder` fuzz target: a line over the limit inside one chunk was read (a comment, or a
+/// `data:` line whose field name pushed it over) while the same line across two chunks was refused.
+#[test]
+fn the_limit_does_not_depend_on_where_chunks_end() {
+    let streams: [&[u8]; 4] = [
+        b": a comment longer than the limit and its slack\n\ndata: x\n\n",
+        b"unknown: a field longer than the limit and its slack\n\ndata: x\n\n",
+        b"data: 0123456789\n\n",
+        b"data: 0123456789a\n\n",
+    ];
+    for stream in streams {
+        let run = |pieces: &[&[u8]]| {
+            let mut decoder = SseDecoder::new(10);
+            let mut out = Vec::new();
+            let result =
+                pieces.iter().try_for_each(|p| decoder.push(p, &mut out)).and_then(|()| decoder.finish(&mut out));
+            (out, result)
+        };
+        let whole = run(&[stream]);
+        for cut in 0..=stream.len() {
+            let (a, b) = stream.split_at(cut);
+            assert_eq!(run(&[a, b]), whole, "{:?} cut at {cut}", String::from_utf8_lossy(stream));
+        }
+    }
+    let refused = |stream: &[u8]| SseDecoder::new(10).push(stream, &mut Vec::new()).is_err();
+    assert!(refused(streams[0]) && refused(streams[1]) && refused(streams[3]));
+    assert!(!refused(streams[2]));
 }
 
 #[test]

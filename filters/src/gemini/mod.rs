@@ -121,8 +121,10 @@ pub fn finish_reason(gemini: &str) -> &'static str {
 pub(crate) fn usage_of(m: &UsageMetadata) -> Usage {
     let prompt = m.prompt_token_count.unwrap_or(0);
     let candidates = m.candidates_token_count.unwrap_or(0);
-    let inclusive = m.total_token_count == Some(prompt + candidates);
-    let completion = if inclusive { candidates } else { candidates + m.thoughts_token_count.unwrap_or(0) };
+    // Saturating: the counts are the provider's, and a wrapped sum would be a wrong bill.
+    let inclusive = m.total_token_count == Some(prompt.saturating_add(candidates));
+    let completion =
+        if inclusive { candidates } else { candidates.saturating_add(m.thoughts_token_count.unwrap_or(0)) };
     Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,

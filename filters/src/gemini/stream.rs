@@ -111,8 +111,10 @@ impl Stream {
             return Ok(());
         }
         let mut events = mem::take(&mut self.events);
-        let result = self.decoder.push(chunk, &mut events).map_err(TranslateError::from);
-        let result = result.and_then(|()| self.translate(&events, out));
+        let decoded = self.decoder.push(chunk, &mut events).map_err(TranslateError::from);
+        // Events decoded before a framing error are still translated: what the client gets up to the error
+        // must not depend on where the chunks ended.
+        let result = self.translate(&events, out).and(decoded);
         events.clear();
         self.events = events;
         result
@@ -124,8 +126,8 @@ impl Stream {
             return Ok(());
         }
         let mut events = mem::take(&mut self.events);
-        let result = self.decoder.finish(&mut events).map_err(TranslateError::from);
-        let result = result.and_then(|()| self.translate(&events, out));
+        let decoded = self.decoder.finish(&mut events).map_err(TranslateError::from);
+        let result = self.translate(&events, out).and(decoded);
         events.clear();
         self.events = events;
         result?;

@@ -521,3 +521,17 @@ fn gemini_3_replays_unsigned_calls_with_the_documented_dummy_signature() {
     let g25 = chat(body, "gemini-2.5-flash", false).unwrap();
     assert!(g25["contents"][1]["parts"][0].get("thoughtSignature").is_none());
 }
+
+/// Found by fuzzing (`stream_cohere`, the same sums here): counts near `u64::MAX` saturate instead of wrapping.
+#[test]
+fn huge_usage_counts_saturate() {
+    let m = wire::UsageMetadata {
+        prompt_token_count: Some(u64::MAX),
+        candidates_token_count: Some(u64::MAX),
+        total_token_count: Some(1),
+        cached_content_token_count: None,
+        thoughts_token_count: Some(7),
+    };
+    let u = usage_of(&m);
+    assert_eq!((u.completion_tokens, u.total_tokens()), (u64::MAX, u64::MAX));
+}

@@ -89,18 +89,20 @@ impl StreamRestamper {
 
     /// Feeds a chunk of the provider's stream; the complete events in it are appended to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), FramingError> {
-        self.decoder.push(chunk, &mut self.events)?;
+        let decoded = self.decoder.push(chunk, &mut self.events);
+        // Events decoded before a framing error are still passed on: what the client gets up to the error
+        // must not depend on where the chunks ended.
         self.drain(out);
-        Ok(())
+        decoded
     }
 
     /// Ends the stream: a last event without its blank line is still delivered.
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), FramingError> {
-        self.decoder.finish(&mut self.events)?;
+        let decoded = self.decoder.finish(&mut self.events);
         self.drain(out);
         // The provider's stream ended: the last usage it sent is all it will say.
         self.usage_final = self.usage.is_some();
-        Ok(())
+        decoded
     }
 
     fn drain(&mut self, out: &mut Vec<u8>) {

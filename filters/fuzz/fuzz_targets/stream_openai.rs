@@ -1,0 +1,47 @@
+//! The OpenAI-compatible passthrough (`StreamTranslator::Passthrough`, the `StreamRestamper`): the same
+//! output and outcome at any chunk boundary, an SSE event over the limit refused, and output that is the
+//! provider's events one for one: the same event names, `[DONE]` kept, `model` of every JSON object that has
+//! one set to the client's model with every other member unchanged, anything else passed on as it was.
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use tollgate_filters::Provider;
+
+fuzz_target!(|data: &[u8]| {
+    let Some(plan) = common::plan(data) else { return };
+    let limit = plan.event_limit(16, 4, 1 << 20);
+    let translate = |pieces: &[&[u8]]| common::translate(Provider::OpenAI, plan.include_usage(), limit, pieces);
+    let whole = translate(&[plan.body]);
+    assert_eq!(whole, translate(&common::pieces(plan.body, plan.seed)), "random chunk boundaries changed the output");
+    if plan.body.len() <= common::BYTEWISE_MAX {
+        let bytes: Vec<&[u8]> = plan.body.chunks(1).collect();
+        assert_eq!(whole, translate(&bytes), "byte-by-byte feeding changed the output");
+    }
+    let (out, end) = whole;
+    // What the provider sent, as the same decoder reads it: the passthrough fails exactly when it does.
+    let (sent, sent_end) = common::sse_decode(limit, &[plan.body]);
+    assert_eq!(end.is_err(), sent_end.is_err(), "{end:?} / {sent_end:?}");
+    common::strict_blocks(&out);
+    let (got, got_end) = common::sse_decode(usize::MAX, &[&out]);
+    assert_eq!(got_end, Ok(()));
+    assert_eq!(got.len(), sent.len(), "events were dropped or made up");
+    for (sent, got) in sent.iter().zip(&got) {
+        assert_eq!(sent.event, got.event);
+        let original = serde_json::from_str::<Value>(&sent.data).ok();
+        match original {
+            Some(Value::Object(mut want)) if want.contains_key("model") => {
+                let Ok(Value::Object(mut have)) = serde_json::from_str::<Value>(&got.data) else {
+                    panic!("a JSON chunk came out as {:?}", got.data);
+                };
+                assert_eq!(have.remove("model"), Some(Value::from(common::MODEL)), "model not restamped");
+                want.remove("model");
+                assert_eq!(have, want, "members other than model changed");
+            }
+            _ => assert_eq!(sent.data, got.data, "an event without a model changed"),
+        }
+    }
+});
