@@ -1,7 +1,9 @@
 //! The OpenAI-compatible passthrough (`StreamTranslator::Passthrough`, the `StreamRestamper`): the same
 //! output and outcome at any chunk boundary, an SSE event over the limit refused, and output that is the
 //! provider's events one for one: the same event names, `[DONE]` kept, `model` of every JSON object that has
-//! one set to the client's model with every other member unchanged, anything else passed on as it was.
+//! one set to the client's model with every other member unchanged, anything else passed on as it was;
+//! without the client's `include_usage`, the same minus usage-only chunks (`choices` empty or absent, a
+//! `usage`), which the gateway asked the provider for and reads but does not pass on.
 #![no_main]
 
 #[path = "common.rs"]
@@ -22,6 +24,21 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(whole, translate(&bytes), "byte-by-byte feeding changed the output");
     }
     let (out, end) = whole;
+    if !plan.include_usage() {
+        let (full, full_end) = common::translate(Provider::OpenAI, true, limit, &[plan.body]);
+        assert_eq!(end.is_err(), full_end.is_err(), "{end:?} / {full_end:?}");
+        let (kept, _) = common::sse_decode(usize::MAX, &[&out]);
+        let (all, _) = common::sse_decode(usize::MAX, &[&full]);
+        let mut next = 0;
+        for event in &all {
+            match kept.get(next) {
+                Some(k) if k.event == event.event && k.data == event.data => next += 1,
+                _ => assert!(usage_only(&event.data), "a chunk other than the usage chunk was dropped: {event:?}"),
+            }
+        }
+        assert_eq!(next, kept.len(), "events were made up");
+        return;
+    }
     // What the provider sent, as the same decoder reads it: the passthrough fails exactly when it does.
     let (sent, sent_end) = common::sse_decode(limit, &[plan.body]);
     assert_eq!(end.is_err(), sent_end.is_err(), "{end:?} / {sent_end:?}");
@@ -45,3 +62,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// A chunk that only carries the usage: a JSON object with a non-null `usage` and no choice.
+fn usage_only(data: &str) -> bool {
+    let Ok(Value::Object(chunk)) = serde_json::from_str::<Value>(data) else { return false };
+    let no_choice = match chunk.get("choices") {
+        None => true,
+        Some(Value::Array(choices)) => choices.is_empty(),
+        Some(_) => false,
+    };
+    no_choice && chunk.get("usage").is_some_and(|u| !u.is_null())
+}
