@@ -213,7 +213,7 @@ pub(crate) fn chat(view: &RequestView<'_>, model: &str, opts: &RequestOptions) -
     };
     // Gemini's body is about the size of OpenAI's: one allocation, no regrowth.
     let mut out = Vec::with_capacity(view.body_len() + 256);
-    serde_json::to_writer(&mut out, &body).map_err(|e| TranslateError::InvalidJson(e.to_string()))?;
+    body.write(&mut out);
     Ok(out)
 }
 
@@ -714,7 +714,7 @@ pub fn thinking_for_effort(effort: &str, model: &str) -> Result<ThinkingConfig, 
 fn thinking_for_anthropic_param(raw: &RawValue, model: &str) -> Result<ThinkingConfig, TranslateError> {
     #[derive(serde::Deserialize)]
     struct Thinking<'a> {
-        #[serde(borrow, rename = "type", default)]
+        #[serde(borrow, rename = "type", default, deserialize_with = "crate::openai::opt_str")]
         kind: Option<Cow<'a, str>>,
         #[serde(default)]
         budget_tokens: Option<i64>,

@@ -34,31 +34,35 @@ use super::json;
 /// How deep `$ref` resolution and nesting may go before a schema is refused as cyclic or hostile.
 pub const MAX_DEPTH: usize = 32;
 
-/// The members of Gemini's `Schema` object (LiteLLM's `Schema` TypedDict in `types/llms/vertex_ai.py`).
-const SCHEMA_FIELDS: [&str; 22] = [
-    "type",
-    "format",
-    "title",
-    "description",
-    "nullable",
-    "default",
-    "items",
-    "minItems",
-    "maxItems",
-    "enum",
-    "properties",
-    "propertyOrdering",
-    "required",
-    "minProperties",
-    "maxProperties",
-    "minimum",
-    "maximum",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "example",
-    "anyOf",
-];
+/// Whether `key` is a member of Gemini's `Schema` object (LiteLLM's `Schema` TypedDict in
+/// `types/llms/vertex_ai.py`); a `match`, which compiles to a length switch and a few compares per key.
+fn is_schema_field(key: &str) -> bool {
+    matches!(
+        key,
+        "type"
+            | "format"
+            | "title"
+            | "description"
+            | "nullable"
+            | "default"
+            | "items"
+            | "minItems"
+            | "maxItems"
+            | "enum"
+            | "properties"
+            | "propertyOrdering"
+            | "required"
+            | "minProperties"
+            | "maxProperties"
+            | "minimum"
+            | "maximum"
+            | "minLength"
+            | "maxLength"
+            | "pattern"
+            | "example"
+            | "anyOf"
+    )
+}
 
 /// A JSON Schema: an object whose sub-schemas are parsed and whose other members stay raw, or a boolean.
 #[derive(Debug, Clone)]
@@ -234,7 +238,7 @@ fn clean<'a>(
                 out.push((key, Member::Schema(items)));
             }
             ("const", Member::Raw(raw)) => out.push((Cow::Borrowed("enum"), Member::RawList(vec![raw]))),
-            (k, value @ Member::Raw(_)) if SCHEMA_FIELDS.contains(&k) => out.push((key, value)),
+            (k, value @ Member::Raw(_)) if is_schema_field(k) => out.push((key, value)),
             // Outside Gemini's Schema, or of a shape Gemini does not take: dropped (see the module doc).
             _ => {}
         }
@@ -364,6 +368,82 @@ impl<'de> Visitor<'de> for NamedVisitor {
             named.push((key, map.next_value::<Schema<'de>>()?));
         }
         Ok(Named(named))
+    }
+}
+
+impl Schema<'_> {
+    /// Writes the schema as JSON straight into `out`: what its `Serialize` writes, without going through a
+    /// `Serializer` (raw members are copied byte for byte).
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Schema::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Schema::Object(members) => {
+                out.push(b'{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    json::write_str(out, k);
+                    out.push(b':');
+                    v.write(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+impl Member<'_> {
+    /// Writes the member's value as JSON (see [`Schema::write`]).
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Member::Schema(schema) => schema.write(out),
+            Member::Named(named) => {
+                out.push(b'{');
+                for (i, (k, v)) in named.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    json::write_str(out, k);
+                    out.push(b':');
+                    v.write(out);
+                }
+                out.push(b'}');
+            }
+            Member::List(list) => {
+                out.push(b'[');
+                for (i, item) in list.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write(out);
+                }
+                out.push(b']');
+            }
+            Member::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
+            Member::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Member::Str(s) => json::write_str(out, s),
+            Member::RawList(items) => {
+                out.push(b'[');
+                for (i, raw) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(raw.get().as_bytes());
+                }
+                out.push(b']');
+            }
+            Member::Names(names) => {
+                out.push(b'[');
+                for (i, name) in names.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    json::write_str(out, name);
+                }
+                out.push(b']');
+            }
+        }
     }
 }
 
