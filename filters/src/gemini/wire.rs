@@ -162,7 +162,7 @@ impl Part<'_> {
                 out.extend_from_slice(b"{\"functionCall\":{\"name\":");
                 json::write_str(out, &function_call.name);
                 out.extend_from_slice(b",\"args\":");
-                out.extend_from_slice(function_call.args.get().as_bytes());
+                out.extend_from_slice(function_call.args.as_bytes());
                 out.push(b'}');
                 if let Some(signature) = thought_signature {
                     out.extend_from_slice(b",\"thoughtSignature\":");
@@ -174,7 +174,7 @@ impl Part<'_> {
                 json::write_str(out, &function_response.name);
                 out.extend_from_slice(b",\"response\":");
                 match &function_response.response {
-                    FunctionResult::Object(raw) => out.extend_from_slice(raw.get().as_bytes()),
+                    FunctionResult::Object(object) => out.extend_from_slice(object.as_bytes()),
                     FunctionResult::Text { content } => {
                         out.extend_from_slice(b"{\"content\":");
                         json::write_str(out, content);
@@ -206,7 +206,8 @@ pub(crate) struct FileData<'a> {
 #[derive(Debug)]
 pub(crate) struct FunctionCallOut<'a> {
     pub name: Cow<'a, str>,
-    pub args: Box<RawValue>,
+    /// The arguments' JSON object text, checked to be JSON, without surrounding whitespace.
+    pub args: Cow<'a, str>,
 }
 
 /// `functionResponse` in a `user` turn.
@@ -220,8 +221,11 @@ pub(crate) struct FunctionResponseOut<'a> {
 /// `convert_to_gemini_tool_call_result`).
 #[derive(Debug)]
 pub(crate) enum FunctionResult<'a> {
-    Object(Box<RawValue>),
-    Text { content: Cow<'a, str> },
+    /// The answer's JSON object text, checked to be JSON, without surrounding whitespace.
+    Object(Cow<'a, str>),
+    Text {
+        content: Cow<'a, str>,
+    },
 }
 
 /// One `Tool`: function declarations grouped together, every other kind in a tool of its own.
