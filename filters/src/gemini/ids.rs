@@ -48,7 +48,10 @@ pub(crate) fn write_call_id(out: &mut Vec<u8>, base: &str, n: u64, provider_id: 
 
 /// The thought signature carried by a client's tool-call id, if any.
 pub(crate) fn signature_of<'a>(id: &Cow<'a, str>) -> Option<Cow<'a, str>> {
-    let at = id.find(THOUGHT_SEPARATOR)? + THOUGHT_SEPARATOR.len();
+    // Ids are short: trying each `_` beats building a substring searcher for every call.
+    let sep = THOUGHT_SEPARATOR.as_bytes();
+    let bytes = id.as_bytes();
+    let at = (0..bytes.len()).find(|&i| bytes[i] == b'_' && bytes[i..].starts_with(sep))? + sep.len();
     let signature = match id {
         Cow::Borrowed(b) => Cow::Borrowed(&b[at..]),
         Cow::Owned(o) => Cow::Owned(o[at..].to_owned()),

@@ -70,37 +70,54 @@ pub(crate) fn minify_into(out: &mut Vec<u8>, raw: &str) {
 
 /// Writes raw JSON text (valid JSON) as a JSON string literal holding its minified text: one pass that
 /// drops the whitespace between tokens and escapes quotes and backslashes (what `arguments` needs).
+///
+/// Runs of bytes that need nothing (tokens outside strings, text inside them) are copied whole rather than
+/// pushed byte by byte: the arguments of a tool call are mostly such runs.
 pub(crate) fn write_minified_as_str(out: &mut Vec<u8>, raw: &str) {
-    out.reserve(raw.len() + raw.len() / 8 + 2);
+    let bytes = raw.as_bytes();
+    out.reserve(bytes.len() + bytes.len() / 8 + 2);
     out.push(b'"');
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in raw.as_bytes() {
-        if in_string {
-            match b {
-                // Inside a string of valid JSON: no raw control characters, only `"` and `\` to escape.
-                b'"' | b'\\' => {
-                    out.push(b'\\');
-                    out.push(b);
-                }
-                _ => out.push(b),
-            }
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
         match b {
-            b' ' | b'\n' | b'\r' | b'\t' => {}
+            b' ' | b'\n' | b'\r' | b'\t' => i += 1,
             b'"' => {
-                in_string = true;
                 out.extend_from_slice(b"\\\"");
+                i += 1;
+                // Inside a string of valid JSON: no raw control characters, only `"` and `\` to escape.
+                loop {
+                    let rest = bytes.get(i..).unwrap_or_default();
+                    let run = rest.iter().position(|&c| c == b'"' || c == b'\\').unwrap_or(rest.len());
+                    out.extend_from_slice(&rest[..run]);
+                    i += run;
+                    match bytes.get(i) {
+                        Some(b'"') => {
+                            out.extend_from_slice(b"\\\"");
+                            i += 1;
+                            break;
+                        }
+                        Some(_) => {
+                            // A backslash and the byte it escapes (itself escaped if it is `"` or `\`).
+                            out.extend_from_slice(b"\\\\");
+                            if let Some(&escaped) = bytes.get(i + 1) {
+                                if escaped == b'"' || escaped == b'\\' {
+                                    out.push(b'\\');
+                                }
+                                out.push(escaped);
+                            }
+                            i += 2;
+                        }
+                        None => break,
+                    }
+                }
             }
-            _ => out.push(b),
+            _ => {
+                let rest = bytes.get(i..).unwrap_or_default();
+                let run =
+                    rest.iter().position(|&c| matches!(c, b' ' | b'\n' | b'\r' | b'\t' | b'"')).unwrap_or(rest.len());
+                out.extend_from_slice(&rest[..run]);
+                i += run;
+            }
         }
     }
     out.push(b'"');

@@ -31,6 +31,7 @@
 
 use std::borrow::Cow;
 
+use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use super::ids;
@@ -213,7 +214,7 @@ pub(crate) fn chat(view: &RequestView<'_>, model: &str, opts: &RequestOptions) -
     };
     // Gemini's body is about the size of OpenAI's: one allocation, no regrowth.
     let mut out = Vec::with_capacity(view.body_len() + 256);
-    serde_json::to_writer(&mut out, &body).map_err(|e| TranslateError::InvalidJson(e.to_string()))?;
+    body.write(&mut out);
     Ok(out)
 }
 
@@ -488,25 +489,33 @@ fn function_call_part<'a>(
     function: FunctionIn<'a>,
     signature: Option<Cow<'a, str>>,
 ) -> Result<Part<'a>, TranslateError> {
-    let arguments = function.arguments.unwrap_or_default();
-    let trimmed = arguments.trim();
-    let text = if trimmed.is_empty() { "{}" } else { trimmed };
-    let args: Box<RawValue> = serde_json::from_str::<Box<RawValue>>(text)
-        .ok()
-        .filter(|a| a.get().starts_with('{'))
-        .ok_or(wrong("messages", "tool calls whose `arguments` are a JSON object"))?;
+    let args = match trimmed(function.arguments.unwrap_or_default()) {
+        args if args.is_empty() => Cow::Borrowed("{}"),
+        args if args.starts_with('{') && serde_json::from_str::<IgnoredAny>(&args).is_ok() => args,
+        _ => return Err(wrong("messages", "tool calls whose `arguments` are a JSON object")),
+    };
     Ok(Part::FunctionCall {
         function_call: FunctionCallOut { name: function.name, args },
         thought_signature: signature,
     })
 }
 
+/// `text` without its surrounding whitespace, the client's string kept (no copy) when there is none: the
+/// exact text a parsed `RawValue` of it would hold, once it is checked to be JSON.
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text.trim().len() == text.len() {
+        return text;
+    }
+    match text {
+        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+        Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+    }
+}
+
 /// A tool's answer: a JSON object as is, anything else as `{"content": text}`.
 fn function_result(text: Cow<'_, str>) -> FunctionResult<'_> {
-    if text.trim_start().starts_with('{') {
-        if let Ok(object) = serde_json::from_str::<Box<RawValue>>(&text) {
-            return FunctionResult::Object(object);
-        }
+    if text.trim_start().starts_with('{') && serde_json::from_str::<IgnoredAny>(&text).is_ok() {
+        return FunctionResult::Object(trimmed(text));
     }
     FunctionResult::Text { content: text }
 }
@@ -714,7 +723,7 @@ pub fn thinking_for_effort(effort: &str, model: &str) -> Result<ThinkingConfig, 
 fn thinking_for_anthropic_param(raw: &RawValue, model: &str) -> Result<ThinkingConfig, TranslateError> {
     #[derive(serde::Deserialize)]
     struct Thinking<'a> {
-        #[serde(borrow, rename = "type", default)]
+        #[serde(borrow, rename = "type", default, deserialize_with = "crate::openai::opt_str")]
         kind: Option<Cow<'a, str>>,
         #[serde(default)]
         budget_tokens: Option<i64>,

@@ -34,31 +34,35 @@ use super::json;
 /// How deep `$ref` resolution and nesting may go before a schema is refused as cyclic or hostile.
 pub const MAX_DEPTH: usize = 32;
 
-/// The members of Gemini's `Schema` object (LiteLLM's `Schema` TypedDict in `types/llms/vertex_ai.py`).
-const SCHEMA_FIELDS: [&str; 22] = [
-    "type",
-    "format",
-    "title",
-    "description",
-    "nullable",
-    "default",
-    "items",
-    "minItems",
-    "maxItems",
-    "enum",
-    "properties",
-    "propertyOrdering",
-    "required",
-    "minProperties",
-    "maxProperties",
-    "minimum",
-    "maximum",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "example",
-    "anyOf",
-];
+/// Whether `key` is a member of Gemini's `Schema` object (LiteLLM's `Schema` TypedDict in
+/// `types/llms/vertex_ai.py`); a `match`, which compiles to a length switch and a few compares per key.
+fn is_schema_field(key: &str) -> bool {
+    matches!(
+        key,
+        "type"
+            | "format"
+            | "title"
+            | "description"
+            | "nullable"
+            | "default"
+            | "items"
+            | "minItems"
+            | "maxItems"
+            | "enum"
+            | "properties"
+            | "propertyOrdering"
+            | "required"
+            | "minProperties"
+            | "maxProperties"
+            | "minimum"
+            | "maximum"
+            | "minLength"
+            | "maxLength"
+            | "pattern"
+            | "example"
+            | "anyOf"
+    )
+}
 
 /// A JSON Schema: an object whose sub-schemas are parsed and whose other members stay raw, or a boolean.
 #[derive(Debug, Clone)]
@@ -160,84 +164,25 @@ fn clean<'a>(
     let Schema::Object(members) = schema else {
         return Ok(schema);
     };
-    let mut out: Vec<(Cow<'a, str>, Member<'a>)> = Vec::with_capacity(members.len() + 1);
     let mut nullable = false;
     let mut inline: Option<Schema<'a>> = None;
-    for (key, value) in members {
-        match (key.as_ref(), value) {
-            ("$ref", Member::Raw(raw)) => {
-                let target = json::str_of(raw).unwrap_or_default();
-                let name = target.strip_prefix("#/$defs/").or_else(|| target.strip_prefix("#/definitions/"));
-                let Some(def) = name.and_then(|n| defs.iter().find(|(k, _)| k == n)).map(|(_, d)| d.clone()) else {
-                    return Err(SchemaError::UnresolvedRef(target.into_owned()));
-                };
-                inline = Some(clean(def, defs, depth + 1, ordering)?);
+    // Each member gives at most one member back, so the result is collected in place: the parsed
+    // vector's allocation is reused instead of a new one per schema object.
+    let mut failed = None;
+    let mut out: Vec<(Cow<'a, str>, Member<'a>)> = members
+        .into_iter()
+        .filter_map(|(key, value)| {
+            if failed.is_some() {
+                return None;
             }
-            ("type", Member::Raw(raw)) if raw.get().starts_with('[') => {
-                let types: Vec<Cow<'a, str>> = serde_json::from_str::<Vec<&'a RawValue>>(raw.get())
-                    .ok()
-                    .and_then(|items| items.into_iter().map(json::str_of).collect())
-                    .unwrap_or_default();
-                let mut kept: Vec<Cow<'a, str>> = Vec::with_capacity(types.len());
-                for t in types {
-                    if t == "null" {
-                        nullable = true;
-                    } else {
-                        kept.push(t);
-                    }
-                }
-                if kept.len() == 1 {
-                    out.extend(kept.into_iter().map(|t| (key.clone(), Member::Str(t))));
-                } else if kept.len() > 1 {
-                    // Several types: a union of single-typed schemas (Gemini's `type` is one value).
-                    let branches = kept
-                        .into_iter()
-                        .map(|t| Schema::Object(vec![(Cow::Borrowed("type"), Member::Str(t))]))
-                        .collect();
-                    out.push((Cow::Borrowed("anyOf"), Member::List(branches)));
-                }
-            }
-            ("type", Member::Raw(raw)) if json::str_of(raw).as_deref() == Some("null") => nullable = true,
-            ("anyOf" | "oneOf", Member::List(branches)) => {
-                let mut kept = Vec::with_capacity(branches.len());
-                for branch in branches {
-                    if branch.is_null_type() {
-                        nullable = true;
-                        continue;
-                    }
-                    kept.push(clean(branch, defs, depth + 1, ordering)?);
-                }
-                if kept.len() == 1 {
-                    inline = kept.pop();
-                } else if !kept.is_empty() {
-                    out.push((Cow::Borrowed("anyOf"), Member::List(kept)));
-                }
-            }
-            // pydantic writes a described reference as `{"allOf": [{"$ref": ...}], "description": ...}`.
-            ("allOf", Member::List(mut branches)) if branches.len() == 1 => {
-                inline = branches.pop().map(|b| clean(b, defs, depth + 1, ordering)).transpose()?;
-            }
-            ("properties", Member::Named(props)) => {
-                let mut cleaned = Vec::with_capacity(props.len());
-                for (name, prop) in props {
-                    cleaned.push((name, clean(prop, defs, depth + 1, ordering)?));
-                }
-                out.push((key, Member::Named(cleaned)));
-            }
-            ("items", Member::Schema(items)) => {
-                let items = match items {
-                    Schema::Object(m) if m.is_empty() => {
-                        Schema::Object(vec![(Cow::Borrowed("type"), Member::Str(Cow::Borrowed("object")))])
-                    }
-                    other => clean(other, defs, depth + 1, ordering)?,
-                };
-                out.push((key, Member::Schema(items)));
-            }
-            ("const", Member::Raw(raw)) => out.push((Cow::Borrowed("enum"), Member::RawList(vec![raw]))),
-            (k, value @ Member::Raw(_)) if SCHEMA_FIELDS.contains(&k) => out.push((key, value)),
-            // Outside Gemini's Schema, or of a shape Gemini does not take: dropped (see the module doc).
-            _ => {}
-        }
+            clean_member(key, value, defs, depth, ordering, &mut nullable, &mut inline).unwrap_or_else(|e| {
+                failed = Some(e);
+                None
+            })
+        })
+        .collect();
+    if let Some(e) = failed {
+        return Err(e);
     }
     // A `$ref` or a one-branch union: the target's members, under what the referring schema said itself.
     if let Some(Schema::Object(target)) = inline {
@@ -266,6 +211,93 @@ fn clean<'a>(
         }
     }
     Ok(Schema::Object(out))
+}
+
+/// One member of a schema object, rewritten (see the module doc): `None` when it is dropped or only sets
+/// `nullable` / `inline` (the target of a `$ref` or of a one-branch union, merged in by [`clean`]).
+fn clean_member<'a>(
+    key: Cow<'a, str>,
+    value: Member<'a>,
+    defs: &[(Cow<'a, str>, Schema<'a>)],
+    depth: usize,
+    ordering: bool,
+    nullable: &mut bool,
+    inline: &mut Option<Schema<'a>>,
+) -> Result<Option<(Cow<'a, str>, Member<'a>)>, SchemaError> {
+    match (key.as_ref(), value) {
+        ("$ref", Member::Raw(raw)) => {
+            let target = json::str_of(raw).unwrap_or_default();
+            let name = target.strip_prefix("#/$defs/").or_else(|| target.strip_prefix("#/definitions/"));
+            let Some(def) = name.and_then(|n| defs.iter().find(|(k, _)| k == n)).map(|(_, d)| d.clone()) else {
+                return Err(SchemaError::UnresolvedRef(target.into_owned()));
+            };
+            *inline = Some(clean(def, defs, depth + 1, ordering)?);
+        }
+        ("type", Member::Raw(raw)) if raw.get().starts_with('[') => {
+            let types: Vec<Cow<'a, str>> = serde_json::from_str::<Vec<&'a RawValue>>(raw.get())
+                .ok()
+                .and_then(|items| items.into_iter().map(json::str_of).collect())
+                .unwrap_or_default();
+            let mut kept: Vec<Cow<'a, str>> = Vec::with_capacity(types.len());
+            for t in types {
+                if t == "null" {
+                    *nullable = true;
+                } else {
+                    kept.push(t);
+                }
+            }
+            if kept.len() == 1 {
+                return Ok(kept.pop().map(|t| (key, Member::Str(t))));
+            } else if kept.len() > 1 {
+                // Several types: a union of single-typed schemas (Gemini's `type` is one value).
+                let branches =
+                    kept.into_iter().map(|t| Schema::Object(vec![(Cow::Borrowed("type"), Member::Str(t))])).collect();
+                return Ok(Some((Cow::Borrowed("anyOf"), Member::List(branches))));
+            }
+        }
+        ("type", Member::Raw(raw)) if json::str_of(raw).as_deref() == Some("null") => *nullable = true,
+        ("anyOf" | "oneOf", Member::List(branches)) => {
+            let mut kept = Vec::with_capacity(branches.len());
+            for branch in branches {
+                if branch.is_null_type() {
+                    *nullable = true;
+                    continue;
+                }
+                kept.push(clean(branch, defs, depth + 1, ordering)?);
+            }
+            if kept.len() == 1 {
+                *inline = kept.pop();
+            } else if !kept.is_empty() {
+                return Ok(Some((Cow::Borrowed("anyOf"), Member::List(kept))));
+            }
+        }
+        // pydantic writes a described reference as `{"allOf": [{"$ref": ...}], "description": ...}`.
+        ("allOf", Member::List(mut branches)) if branches.len() == 1 => {
+            *inline = branches.pop().map(|b| clean(b, defs, depth + 1, ordering)).transpose()?;
+        }
+        ("properties", Member::Named(props)) => {
+            // Collected in place: the parsed vector's allocation is reused.
+            let cleaned = props
+                .into_iter()
+                .map(|(name, prop)| Ok((name, clean(prop, defs, depth + 1, ordering)?)))
+                .collect::<Result<Vec<_>, SchemaError>>()?;
+            return Ok(Some((key, Member::Named(cleaned))));
+        }
+        ("items", Member::Schema(items)) => {
+            let items = match items {
+                Schema::Object(m) if m.is_empty() => {
+                    Schema::Object(vec![(Cow::Borrowed("type"), Member::Str(Cow::Borrowed("object")))])
+                }
+                other => clean(other, defs, depth + 1, ordering)?,
+            };
+            return Ok(Some((key, Member::Schema(items))));
+        }
+        ("const", Member::Raw(raw)) => return Ok(Some((Cow::Borrowed("enum"), Member::RawList(vec![raw])))),
+        (k, value @ Member::Raw(_)) if is_schema_field(k) => return Ok(Some((key, value))),
+        // Outside Gemini's Schema, or of a shape Gemini does not take: dropped (see the module doc).
+        _ => {}
+    }
+    Ok(None)
 }
 
 /// Whether a cleaned `parameters` schema is an object without properties (Gemini refuses those:
@@ -364,6 +396,82 @@ impl<'de> Visitor<'de> for NamedVisitor {
             named.push((key, map.next_value::<Schema<'de>>()?));
         }
         Ok(Named(named))
+    }
+}
+
+impl Schema<'_> {
+    /// Writes the schema as JSON straight into `out`: what its `Serialize` writes, without going through a
+    /// `Serializer` (raw members are copied byte for byte).
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Schema::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Schema::Object(members) => {
+                out.push(b'{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    json::write_str(out, k);
+                    out.push(b':');
+                    v.write(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+impl Member<'_> {
+    /// Writes the member's value as JSON (see [`Schema::write`]).
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Member::Schema(schema) => schema.write(out),
+            Member::Named(named) => {
+                out.push(b'{');
+                for (i, (k, v)) in named.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    json::write_str(out, k);
+                    out.push(b':');
+                    v.write(out);
+                }
+                out.push(b'}');
+            }
+            Member::List(list) => {
+                out.push(b'[');
+                for (i, item) in list.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write(out);
+                }
+                out.push(b']');
+            }
+            Member::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
+            Member::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Member::Str(s) => json::write_str(out, s),
+            Member::RawList(items) => {
+                out.push(b'[');
+                for (i, raw) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(raw.get().as_bytes());
+                }
+                out.push(b']');
+            }
+            Member::Names(names) => {
+                out.push(b'[');
+                for (i, name) in names.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    json::write_str(out, name);
+                }
+                out.push(b']');
+            }
+        }
     }
 }
 

@@ -471,6 +471,30 @@ fn minify_keeps_strings_and_drops_whitespace() {
 }
 
 #[test]
+fn arguments_are_the_minified_json_as_a_string() {
+    // Escapes of every kind, an escaped backslash before a closing quote, nesting, and whitespace
+    // everywhere whitespace may be.
+    let cases = [
+        "{}",
+        " {\n  \"city\" : \"Rome\",\n  \"unit\": \"celsius\"\n} ",
+        r#"{"a b": [1, 2.5e3, -0, true, false, null], "c": {"d": {}}}"#,
+        r#"{"q": "say \"hi\"", "path": "C:\\dir\\", "u": "\u00e9\n\t", "s": "/\/"}"#,
+        r#"{"x":"\\"}"#,
+        "{\"t\":\"é ü \u{1F600}\"}",
+    ];
+    for raw in cases {
+        let mut out = Vec::new();
+        json::write_minified_as_str(&mut out, raw);
+        let text: String = serde_json::from_slice(&out).unwrap();
+        let mut minified = Vec::new();
+        json::minify_into(&mut minified, raw);
+        assert_eq!(text.as_bytes(), minified.as_slice(), "{raw}");
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value, serde_json::from_str::<Value>(raw).unwrap(), "{raw}");
+    }
+}
+
+#[test]
 fn hand_written_usage_equals_usage_to_openai() {
     let cases = [
         Usage::default(),

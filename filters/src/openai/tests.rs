@@ -188,6 +188,16 @@ fn keys_without_escapes_are_borrowed() -> TestResult {
 fn string_escaping_matches_serde_json() -> TestResult {
     let mut cases: Vec<String> = (0u8..0x80).map(|b| format!("a{}b", char::from(b))).collect();
     cases.extend(["".into(), "é ü \u{2028} \u{1F600}".into(), "\\\"\\".into(), "\u{7f}\u{0}".into()]);
+    // Every byte that needs escaping at every position of a 20-byte string: the eight-byte steps and the
+    // tail of the no-escape check both see it.
+    for b in (0u8..0x20).chain([b'"', b'\\']) {
+        for at in 0..20 {
+            let mut bytes = vec![b'x'; 20];
+            bytes[at] = b;
+            cases.push(String::from_utf8(bytes)?);
+        }
+    }
+    cases.extend(["abcdefgh".into(), "abcdefghijklmnopq\u{80}é".into()]);
     for case in cases {
         let mut ours = Vec::new();
         write_json_str(&mut ours, &case);
@@ -302,5 +312,26 @@ fn max_tokens_takes_either_name_and_the_larger_of_both() -> TestResult {
     for body in [&b"{}"[..], br#"{"max_tokens":null}"#, br#"{"max_tokens":-1}"#, br#"{"max_tokens":"10"}"#] {
         assert_eq!(max(body)?, None, "{}", String::from_utf8_lossy(body));
     }
+    Ok(())
+}
+
+#[test]
+fn optional_strings_borrow_unless_escaped() -> TestResult {
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow, default, deserialize_with = "super::opt_str")]
+        plain: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default, deserialize_with = "super::opt_str")]
+        escaped: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default, deserialize_with = "super::opt_str")]
+        null: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default, deserialize_with = "super::opt_str")]
+        absent: Option<std::borrow::Cow<'a, str>>,
+    }
+    let probe: Probe<'_> = serde_json::from_str(r#"{"plain": "get_weather", "escaped": "a\"b", "null": null}"#)?;
+    assert!(matches!(probe.plain, Some(std::borrow::Cow::Borrowed("get_weather"))));
+    assert_eq!(probe.escaped.as_deref(), Some("a\"b"));
+    assert!(probe.null.is_none() && probe.absent.is_none());
+    assert!(serde_json::from_str::<Probe<'_>>(r#"{"plain": 1}"#).is_err());
     Ok(())
 }
