@@ -247,11 +247,16 @@ pub fn refused(refusal: Refusal) -> Error {
 
 /// After the call (from the logging hook, whatever happened): settle the reservation with what the call
 /// really cost (nothing when it failed before producing anything) and queue the spend for the database.
-pub async fn settle(gw: &Gateway, ctx: &mut RequestCtx) {
+pub fn settle(gw: &Gateway, ctx: &mut RequestCtx) {
     let cost = ctx.cost.unwrap_or(0.0);
     let tokens = ctx.usage.map_or(0, |u| u.total_tokens());
     if let Some(ticket) = ctx.ticket.take() {
-        gw.limits.settle(ticket, cost, tokens, now_unix_ms()).await;
+        // Off the connection's way: with Redis, a settle is a round trip the next request on this
+        // keep-alive connection need not wait for. The reservation holds the worst case until then, so a
+        // settle that lands a moment later can only have refused more, never let more through.
+        let limits = gw.limits.clone();
+        let now = now_unix_ms();
+        tokio::spawn(async move { limits.settle(ticket, cost, tokens, now).await });
     }
     if cost <= 0.0 {
         return;

@@ -72,7 +72,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&PError>, ctx: &mut RequestCtx) {
-        access::settle(self, ctx).await;
+        access::settle(self, ctx);
         logging::log(session, e, ctx);
     }
 }

@@ -150,18 +150,17 @@ async fn admin_call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, p
     let req = session.req_header();
     let method = req.method.as_str().to_owned();
     let query = req.uri.query().map(str::to_owned);
-    let answer = gw
-        .keys
-        .admin(crate::keys::AdminRequest {
-            method: &method,
-            path,
-            query: query.as_deref(),
-            body: &body,
-            caller,
-            now_unix: access::now_unix(),
-        })
-        .await
-        .map_err(|e| Error::Admin { status: e.status, kind: e.kind, message: e.message, param: e.param })?;
+    // Boxed: the store's futures are large, and inlined they would grow every request's future.
+    let answer = Box::pin(gw.keys.admin(crate::keys::AdminRequest {
+        method: &method,
+        path,
+        query: query.as_deref(),
+        body: &body,
+        caller,
+        now_unix: access::now_unix(),
+    }))
+    .await
+    .map_err(|e| Error::Admin { status: e.status, kind: e.kind, message: e.message, param: e.param })?;
     response::json(session, ctx, answer.status, answer.body).await.map_err(Failure::Downstream)
 }
 
@@ -214,7 +213,9 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
     let mut plan: VecDeque<&str> = VecDeque::from([first.name.as_str()]);
     plan.extend(settings.fallbacks_for(&first.name).iter().filter(|g| allowed(g)).map(String::as_str));
     ctx.end_user = view.get("user").and_then(|u| serde_json::from_str::<String>(u.get()).ok());
-    reserve(gw, ctx, &caller, &view, &plan, &first.name).await?;
+    if caller.principal().is_some() || ctx.end_user.is_some() {
+        Box::pin(reserve(gw, ctx, &caller, &view, &plan, &first.name)).await?;
+    }
     let mut last_error: Option<Error> = None;
     let mut groups_tried = 0usize;
     while let Some(group_name) = plan.pop_front() {
@@ -367,7 +368,8 @@ async fn reserve(
         }
     }
     r.amount = amount;
-    let ticket = gw.limits.reserve(r, access::now_unix_ms()).await.map_err(access::refused)?;
+    // Boxed: a Redis round trip's future is large, and only calls with limits need one.
+    let ticket = Box::pin(gw.limits.reserve(r, access::now_unix_ms())).await.map_err(access::refused)?;
     ctx.ticket = Some(ticket);
     Ok(())
 }
