@@ -492,3 +492,36 @@ async fn streams_always_report_usage_to_the_gateway_and_are_charged_even_when_cu
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_rpm_holds_across_two_instances_sharing_redis() {
+    within(Duration::from_secs(120), async {
+        let fake = FakeProvider::start(Reply::Echo).await;
+        let redis = RedisServer::start();
+        let port = redis.url().rsplit(':').next().unwrap().to_owned();
+        let yaml = format!(
+            "model_list:\n  - model_name: limited\n    litellm_params:\n      model: openai/gpt-4o-mini\n      api_base: {}\n      api_key: {PROVIDER_KEY}\n      rpm: 5\nrouter_settings:\n  num_retries: 0\n  redis_host: 127.0.0.1\n  redis_port: {port}\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+            fake.api_base()
+        );
+        let a = Gateway::start(&yaml).await;
+        let b = Gateway::start(&yaml).await;
+        away_from_minute_end(Duration::from_secs(15)).await;
+        let mut ok = 0;
+        for i in 0..12 {
+            let gw = if i % 2 == 0 { &a } else { &b };
+            let resp = chat(gw, MASTER_KEY, "limited").await;
+            match resp.status().as_u16() {
+                200 => ok += 1,
+                429 => {
+                    let error = expect_openai_error(resp, 429).await;
+                    assert_eq!(error["type"], "rate_limit_error", "{error}");
+                }
+                other => panic!("unexpected status {other}"),
+            }
+        }
+        // Each instance alone would let 5 through (10 in all); shared, the deployment takes 5.
+        assert_eq!(ok, 5, "rpm 5 on the deployment let {ok} calls through two instances");
+        assert_eq!(fake.hits(), 5);
+    })
+    .await;
+}

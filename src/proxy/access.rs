@@ -258,6 +258,11 @@ pub fn settle(gw: &Gateway, ctx: &mut RequestCtx) {
         let now = now_unix_ms();
         tokio::spawn(async move { limits.settle(ticket, cost, tokens, now).await });
     }
+    if let Some(ticket) = ctx.deployment_ticket.take() {
+        let limits = gw.limits.clone();
+        let now = now_unix_ms();
+        tokio::spawn(async move { limits.settle(ticket, 0.0, tokens, now).await });
+    }
     if cost <= 0.0 {
         return;
     }
@@ -266,5 +271,15 @@ pub fn settle(gw: &Gateway, ctx: &mut RequestCtx) {
         gw.keys.record_spend(&key.token, key.team_id.as_deref(), key.user_id.as_deref(), ctx.end_user.as_deref(), cost);
     } else if let Some(end_user) = ctx.end_user.as_deref() {
         gw.keys.record_spend("", None, None, Some(end_user), cost);
+    }
+}
+
+/// After a failed attempt: its deployment reservation is settled at once with no tokens (the request still
+/// counts against the deployment's rpm), so the next attempt can take its own.
+pub fn settle_deployment(gw: &Gateway, ctx: &mut RequestCtx) {
+    if let Some(ticket) = ctx.deployment_ticket.take() {
+        let limits = gw.limits.clone();
+        let now = now_unix_ms();
+        tokio::spawn(async move { limits.settle(ticket, 0.0, 0, now).await });
     }
 }

@@ -40,6 +40,8 @@ pub struct RequestCtx {
     pub end_user: Option<String>,
     /// The reservation against the caller's budgets and limits, settled in the logging hook.
     pub ticket: Option<Ticket>,
+    /// The answering deployment's rpm/tpm reservation (with Redis), settled with the call's tokens.
+    pub deployment_ticket: Option<Ticket>,
     /// Tokens of the call that answered: the provider's usage, or an estimate of what a stream produced
     /// before it was cut.
     pub usage: Option<tollgate_filters::usage::Usage>,
@@ -83,6 +85,7 @@ impl RequestCtx {
             caller: None,
             end_user: None,
             ticket: None,
+            deployment_ticket: None,
             usage: None,
             cost: None,
             _in_flight: in_flight,

@@ -270,8 +270,15 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
                 });
                 continue;
             };
+            if let Err(reason) = reserve_deployment(gw, ctx, deployment).await {
+                last_error = Some(Error::NoDeployment { model: group.name.clone(), reason });
+                continue;
+            }
             let result = upstream::forward(gw, session, ctx, call).await;
             drop(in_flight);
+            if result.is_err() {
+                access::settle_deployment(gw, ctx); // a failed attempt counts as a request, with no tokens
+            }
             let e = match result {
                 Ok(()) => return Ok(()),
                 Err(Failure::Answer(e)) => e,
@@ -372,6 +379,23 @@ async fn reserve(
     let ticket = Box::pin(gw.limits.reserve(r, access::now_unix_ms())).await.map_err(access::refused)?;
     ctx.ticket = Some(ticket);
     Ok(())
+}
+
+/// With Redis, a deployment's `rpm`/`tpm` hold across every instance, as LiteLLM's router counts them
+/// there (the router's own check above holds them per instance, and is all there is without Redis).
+async fn reserve_deployment(gw: &Gateway, ctx: &mut RequestCtx, d: &crate::config::Deployment) -> Result<(), String> {
+    if (d.rpm.is_none() && d.tpm.is_none()) || gw.limits.state() == crate::spend::BackendState::Memory {
+        return Ok(());
+    }
+    let rate = crate::spend::Rate { scope: crate::spend::Scope::Deployment, id: d.id.clone(), rpm: d.rpm, tpm: d.tpm };
+    let r = crate::spend::Reservation { rates: vec![rate], ..Default::default() };
+    match Box::pin(gw.limits.reserve(r, access::now_unix_ms())).await {
+        Ok(ticket) => {
+            ctx.deployment_ticket = Some(ticket);
+            Ok(())
+        }
+        Err(refusal) => Err(format!("deployment {} is at its limit across instances ({refusal})", d.id)),
+    }
 }
 
 /// The client's `stream_options.include_usage`.
