@@ -89,7 +89,7 @@ pub enum Error {
         message: String,
     },
     /// A budget in the key's chain is spent. Never carries the amounts: clients are not admins.
-    #[error("Budget has been exceeded! The {scope} budget is spent{}", match resets_at { Some(t) => format!("; it resets at {}", iso8601(*t)), None => String::new() })]
+    #[error("Budget has been exceeded! The {scope} budget is spent{}", match resets_at { Some(t) => format!("; it resets at {}", crate::keys::iso8601(*t)), None => String::new() })]
     BudgetExceeded {
         /// `key`, `team`, `user` or `end_user`.
         scope: &'static str,
@@ -126,23 +126,6 @@ pub enum Error {
     /// A bug or an impossible state; never a client's fault.
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-/// Unix seconds as ISO-8601 UTC (`2026-11-25T12:00:00Z`), without a date crate.
-pub fn iso8601(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 impl Error {
@@ -251,19 +234,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn iso8601_matches_known_dates() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(iso8601(1_795_611_599), "2026-11-25T12:59:59Z");
-    }
-
-    #[test]
     fn budget_errors_name_the_budget_and_its_reset_but_no_amounts() {
         let e = Error::BudgetExceeded { scope: "team", resets_at: Some(0) };
         assert_eq!((e.status(), e.kind(), e.param()), (429, "budget_exceeded", Some("team")));
         assert_eq!(
             e.to_string(),
-            "Budget has been exceeded! The team budget is spent; it resets at 1970-01-01T00:00:00Z"
+            "Budget has been exceeded! The team budget is spent; it resets at 1970-01-01T00:00:00+00:00"
         );
     }
 }

@@ -234,9 +234,7 @@ impl DrainService {
     /// Writes the spend still queued (bounded: a database that does not answer cannot hold the exit), then
     /// exits.
     async fn exit(&self) -> ! {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let now = crate::keys::unix_now();
         match tokio::time::timeout(Duration::from_secs(5), self.keys.flush_spend(now)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => error!("stopping: queued spend not written: {e}"),

@@ -68,6 +68,7 @@ fn cost_of(resp: &reqwest::Response) -> f64 {
 
 /// The `error` of a budget refusal, asserting its shape: 429, `budget_exceeded`, the budget named.
 async fn expect_budget_exceeded(resp: reqwest::Response, scope: &str) -> Value {
+    assert_eq!(cost_of(&resp), 0.0, "a refused call costs nothing, and says so");
     let error = expect_openai_error(resp, 429).await;
     assert_eq!(error["type"], "budget_exceeded", "{error}");
     assert_eq!(error["param"], scope, "{error}");

@@ -23,13 +23,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
 pub use admin::is_admin_path;
 pub use record::{
-    hash_key, iso8601, parse_duration, window_index, CustomerRecord, KeyRecord, Member, TeamRecord, UserRecord,
+    hash_key, iso8601, parse_duration, unix_now, unix_now_ms, window_index, CustomerRecord, KeyRecord, Member,
+    TeamRecord, UserRecord,
 };
 use store::{Delta, Dump, Store, Table};
 
@@ -190,10 +191,6 @@ pub struct Keys {
     /// One admin write at a time on this instance (read-check-write of records).
     admin_lock: tokio::sync::Mutex<()>,
     started: AtomicBool,
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Keys {

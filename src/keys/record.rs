@@ -319,6 +319,18 @@ impl KeyRecord {
     }
 }
 
+/// Unix seconds now (the wall clock records, windows and expiry are kept in).
+pub fn unix_now() -> i64 {
+    unix_now_ms() / 1000
+}
+
+/// Unix milliseconds now.
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// ISO-8601 in UTC with LiteLLM's (Python's `isoformat`) offset: `2026-11-25T11:07:34+00:00`.
 pub fn iso8601(unix: i64) -> String {
     let days = unix.div_euclid(86_400);

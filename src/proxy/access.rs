@@ -6,7 +6,6 @@
 //! hot path. Counters live in [`crate::spend::Limits`] (memory, or Redis shared by every instance).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use pingora_proxy::Session;
 use subtle::ConstantTimeEq;
@@ -38,15 +37,7 @@ impl Caller {
     }
 }
 
-/// Unix seconds now.
-pub fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// Unix milliseconds now.
-pub fn now_unix_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub use crate::keys::{unix_now as now_unix, unix_now_ms as now_unix_ms};
 
 /// The key the client presented: `Authorization: Bearer`, else `x-api-key`, else `api-key`.
 fn presented(session: &Session) -> Option<&[u8]> {
@@ -99,8 +90,8 @@ pub fn authenticate(gw: &Gateway, session: &Session, ctx: &RequestCtx, now: i64)
     if let Some(expires) = key.expires.filter(|e| *e <= now) {
         return Err(Error::Unauthorized(format!(
             "Expired Key. Key Expiry time {} and current time {}",
-            crate::error::iso8601(expires),
-            crate::error::iso8601(now)
+            crate::keys::iso8601(expires),
+            crate::keys::iso8601(now)
         )));
     }
     if principal.team.as_ref().is_some_and(|t| t.blocked) {

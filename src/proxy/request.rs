@@ -213,6 +213,7 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
     let mut plan: VecDeque<&str> = VecDeque::from([first.name.as_str()]);
     plan.extend(settings.fallbacks_for(&first.name).iter().filter(|g| allowed(g)).map(String::as_str));
     ctx.end_user = view.get("user").and_then(|u| serde_json::from_str::<String>(u.get()).ok());
+    ctx.model_group = Some(first.name.clone());
     if caller.principal().is_some() || ctx.end_user.is_some() {
         Box::pin(reserve(gw, ctx, &caller, &view, &plan, &first.name)).await?;
     }
@@ -254,7 +255,7 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
             let translated =
                 tollgate_filters::translate_request(provider, endpoint, &view, &deployment.upstream_model, &opts)
                     .map_err(Error::from)?;
-            let include_usage = stream && include_usage(&view);
+            let include_usage = stream && view.include_usage();
             // Translators answer embeddings as floats; base64 (the SDK's default) is encoded once, here.
             let base64_embeddings = endpoint == Endpoint::Embeddings
                 && provider.translation() == Translation::Translated
@@ -396,14 +397,6 @@ async fn reserve_deployment(gw: &Gateway, ctx: &mut RequestCtx, d: &crate::confi
         }
         Err(refusal) => Err(format!("deployment {} is at its limit across instances ({refusal})", d.id)),
     }
-}
-
-/// The client's `stream_options.include_usage`.
-pub fn include_usage(view: &RequestView<'_>) -> bool {
-    view.get("stream_options")
-        .and_then(|o| serde_json::from_str::<serde_json::Value>(o.get()).ok())
-        .and_then(|o| o.get("include_usage").and_then(|v| v.as_bool()))
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

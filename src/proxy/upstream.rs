@@ -495,7 +495,7 @@ pub async fn answer_mock(
     charge(ctx, &d.id, Some(mock::USAGE));
     let body = match endpoint {
         Endpoint::ChatCompletions if stream => {
-            let body = Bytes::from(mock::chat_stream(&meta, text, super::request::include_usage(view)));
+            let body = Bytes::from(mock::chat_stream(&meta, text, view.include_usage()));
             let mut h = response::header(200, ctx, "text/event-stream").map_err(Failure::Downstream)?;
             h.insert_header("content-length", body.len().to_string()).map_err(Failure::Downstream)?;
             ctx.status = 200;

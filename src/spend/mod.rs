@@ -97,11 +97,11 @@ pub struct Window {
 impl Window {
     /// Index of the window holding `now_unix`: `floor((now - anchor) / secs)`.
     pub fn index(&self, now_unix: i64) -> i64 {
-        let secs = self.secs_i64();
-        if secs == 0 {
+        if self.secs == 0 {
             return 0;
         }
-        now_unix.saturating_sub(self.anchor_unix).div_euclid(secs)
+        // The store's formula, so counters and the database's spend agree on which window a call is in.
+        crate::keys::window_index(self.anchor_unix, self.secs, now_unix)
     }
 
     /// When the window holding `now_unix` ends (the next one starts), unix seconds.
@@ -116,28 +116,6 @@ impl Window {
     fn secs_i64(&self) -> i64 {
         i64::try_from(self.secs).unwrap_or(i64::MAX)
     }
-}
-
-/// Seconds in a LiteLLM `budget_duration` (`30s`, `15m`, `1h`, `1d`, `2w`, `1mo` = 30 days); `None` when
-/// the text is not one of those.
-pub fn parse_duration(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let n: u64 = digits.parse().ok()?;
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        // LiteLLM resets monthly budgets on the calendar; a fixed 30-day window is the closest fixed window.
-        "mo" => 30 * 86_400,
-        _ => return None,
-    };
-    n.checked_mul(unit_secs).filter(|s| *s > 0)
 }
 
 /// A spend limit in USD.
