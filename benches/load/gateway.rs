@@ -97,27 +97,15 @@ impl Drop for ProxyProcess {
     }
 }
 
-/// The gateway's release binary: `TOLLGATE_BIN` if set, else `cargo build --release --bin
-/// tollgate` in this workspace (a no-op when it is up to date), so the figures never come from a
-/// stale build.
+/// The gateway's release binary: `TOLLGATE_BIN` if set, else the one `cargo bench` built beside this
+/// bench (Cargo builds a package's binaries for its benches, in the same profile and with the same
+/// features), so the figures never come from a stale build. (Running `cargo build --release` from here
+/// instead made the two invocations rebuild Pingora and its TLS stack in turn, five minutes each.)
 pub fn gateway_binary() -> PathBuf {
-    if let Some(bin) = std::env::var_os("TOLLGATE_BIN") {
-        return PathBuf::from(bin);
+    match std::env::var_os("TOLLGATE_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_tollgate")),
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("load: cargo build --release --bin tollgate");
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--bin", "tollgate"])
-        .current_dir(workspace)
-        .status()
-        .expect("run cargo to build the gateway");
-    assert!(
-        status.success(),
-        "`cargo build --release --bin tollgate` failed ({status}); fix the build, or point TOLLGATE_BIN at a \
-         release binary"
-    );
-    target_dir().join("release").join("tollgate")
 }
 
 /// Writes the config (see [`config_yaml`] for `routing`) and starts the gateway `binary` in front
