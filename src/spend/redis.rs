@@ -1,15 +1,24 @@
 //! The Redis backend: one Lua script per reserve (every check of the chain, then every increment), one per
 //! settle and one per reconcile, run with EVALSHA (loaded by SCRIPT LOAD when Redis answers NOSCRIPT, as after
-//! a restart) through a reconnecting [`ConnectionManager`]. Every call is bounded by a short timeout so a dead
+//! a restart) through reconnecting [`ConnectionManager`]s. Every call is bounded by a short timeout so a dead
 //! Redis costs a request at most that long before the gateway switches to its local counters.
+//!
+//! Reserve and settle use a connection of the calling thread's own, made on first use on that thread, so its
+//! reader and writer task lives on the proxy runtime beside the request: a reserve is then one Redis round
+//! trip and no hop to another thread and back. (One shared connection made on the control runtime put two
+//! cross-thread wake-ups on every reserve, about 0.1 ms here.) The control runtime's health check and
+//! reconcile use a connection of their own.
 //!
 //! Amounts travel as Rust's shortest round-trip decimal strings and are added with HINCRBYFLOAT, never
 //! through Lua's number formatting (14 digits), so no precision is lost on the way.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::sync::{Arc, Weak};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{ErrorKind, RedisError, RedisResult, Script};
+use thread_local::ThreadLocal;
 
 use super::keys::{Denied, ReservePlan, SettlePlan, PARALLEL_TTL_MS};
 use super::{Pending, REDIS_TIMEOUT};
@@ -157,10 +166,20 @@ return 1
 pub(super) struct RedisStore {
     url: String,
     /// `None` when the URL does not parse: Redis stays down (and says why in the log).
+    client: Option<(::redis::Client, ConnectionManagerConfig)>,
+    /// The control runtime's connection (health check, reconcile).
     conn: Option<ConnectionManager>,
+    /// Each proxy thread's connection for reserve and settle, made on that thread's first call.
+    hot: ThreadLocal<RefCell<Option<HotConn>>>,
     reserve: Script,
     settle: Script,
     reconcile: Script,
+}
+
+/// A thread's own connection, and a sign of life of the runtime its task runs on.
+struct HotConn {
+    conn: ConnectionManager,
+    runtime_alive: Weak<()>,
 }
 
 /// The error of a call that took longer than [`REDIS_TIMEOUT`] or could not start.
@@ -189,22 +208,19 @@ impl RedisStore {
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(std::time::Duration::from_millis(500));
-        let conn = match ::redis::Client::open(url) {
-            Ok(client) => match ConnectionManager::new_lazy_with_config(client, config) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    log::error!("spend: redis connection manager for {}: {e}", redact(url));
-                    None
-                }
-            },
+        let client = match ::redis::Client::open(url) {
+            Ok(client) => Some((client, config)),
             Err(e) => {
                 log::error!("spend: redis url {}: {e}", redact(url));
                 None
             }
         };
+        let conn = client.as_ref().and_then(|(client, config)| connect(client, config, url));
         RedisStore {
             url: redact(url),
+            client,
             conn,
+            hot: ThreadLocal::new(),
             reserve: Script::new(RESERVE_LUA),
             settle: Script::new(SETTLE_LUA),
             reconcile: Script::new(RECONCILE_LUA),
@@ -220,6 +236,35 @@ impl RedisStore {
         self.conn.clone().ok_or_else(|| unavailable("redis url is not usable"))
     }
 
+    /// This thread's connection for the hot path, made on first use so that its task is spawned on this
+    /// thread's runtime. A connection whose runtime has gone (a caller's runtime that was shut down; never so
+    /// for the proxy's) is replaced.
+    fn hot_conn(&self) -> RedisResult<ConnectionManager> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            // No runtime to spawn this thread's connection on (never so in the gateway): the shared one.
+            return self.conn();
+        }
+        let cell = self.hot.get_or(|| RefCell::new(None));
+        let mut slot = cell.borrow_mut();
+        if let Some(hot) = slot.as_ref().filter(|h| h.runtime_alive.strong_count() > 0) {
+            return Ok(hot.conn.clone());
+        }
+        let conn = self
+            .client
+            .as_ref()
+            .and_then(|(client, config)| connect(client, config, &self.url))
+            .ok_or_else(|| unavailable("redis url is not usable"))?;
+        // Dropped with its runtime, and with it the only strong reference.
+        let alive = Arc::new(());
+        let runtime_alive = Arc::downgrade(&alive);
+        tokio::spawn(async move {
+            let _alive = alive;
+            std::future::pending::<()>().await
+        });
+        *slot = Some(HotConn { conn: conn.clone(), runtime_alive });
+        Ok(conn)
+    }
+
     /// PING.
     pub async fn ping(&self) -> RedisResult<()> {
         let mut c = self.conn()?;
@@ -233,7 +278,7 @@ impl RedisStore {
 
     /// Runs the reserve script: `Ok(Err(_))` is a refusal, `Err(_)` a Redis failure.
     pub async fn reserve(&self, plan: &ReservePlan) -> RedisResult<Result<(), Denied>> {
-        let mut c = self.conn()?;
+        let mut c = self.hot_conn()?;
         let mut inv = self.reserve.prepare_invoke();
         for b in &plan.budgets {
             inv.key(&b.key);
@@ -277,7 +322,7 @@ impl RedisStore {
 
     /// Runs the settle script.
     pub async fn settle(&self, plan: &SettlePlan) -> RedisResult<()> {
-        let mut c = self.conn()?;
+        let mut c = self.hot_conn()?;
         let mut inv = self.settle.prepare_invoke();
         for b in &plan.budgets {
             inv.key(&b.reserve_key);
@@ -338,6 +383,18 @@ impl RedisStore {
         let (spent, reserved): (Option<String>, Option<String>) =
             bounded(::redis::cmd("HMGET").arg(key).arg("spent").arg("reserved").query_async(&mut c)).await?;
         Ok((spent.and_then(|s| s.parse().ok()), reserved.and_then(|s| s.parse().ok())))
+    }
+}
+
+/// A lazily connecting manager: nothing is sent until its first call. It spawns its tasks on the runtime it
+/// is made on.
+fn connect(client: &::redis::Client, config: &ConnectionManagerConfig, url: &str) -> Option<ConnectionManager> {
+    match ConnectionManager::new_lazy_with_config(client.clone(), config.clone()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            log::error!("spend: redis connection manager for {}: {e}", redact(url));
+            None
+        }
     }
 }
 

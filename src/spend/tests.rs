@@ -579,7 +579,8 @@ fn a_limits_on_its_own_runtime_serves_callers_on_other_runtimes() {
     let l = Limits::with_redis_on_own_runtime(&server.url(), false).unwrap();
     assert_eq!(l.state(), BackendState::Redis);
     for _ in 0..2 {
-        // Each caller runtime comes and goes; the connection lives on the Limits' own runtime.
+        // Each caller runtime comes and goes: the thread's reserve/settle connection, made on the first one,
+        // is made again on the second (its task died with the first), and health stays on the Limits' runtime.
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let t = l.reserve(spend_only(vec![budget(Scope::Key, "own", 1.0, None)], 0.25), T0_MS).await.unwrap();
