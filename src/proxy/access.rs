@@ -14,7 +14,7 @@ use super::ctx::RequestCtx;
 use super::Gateway;
 use crate::error::Error;
 use crate::keys::{Principal, TeamRecord};
-use crate::spend::{Budget, Parallel, Rate, RateKind, Refusal, Reservation, Scope, Window};
+use crate::spend::{Budget, Parallel, Rate, RateKind, Refusal, Reservation, Scope, Ticket, Window};
 
 /// Who is calling.
 #[derive(Clone)]
@@ -241,18 +241,12 @@ pub fn refused(refusal: Refusal) -> Error {
 pub fn settle(gw: &Gateway, ctx: &mut RequestCtx) {
     let cost = ctx.cost.unwrap_or(0.0);
     let tokens = ctx.usage.map_or(0, |u| u.total_tokens());
+    let now = now_unix_ms();
     if let Some(ticket) = ctx.ticket.take() {
-        // Off the connection's way: with Redis, a settle is a round trip the next request on this
-        // keep-alive connection need not wait for. The reservation holds the worst case until then, so a
-        // settle that lands a moment later can only have refused more, never let more through.
-        let limits = gw.limits.clone();
-        let now = now_unix_ms();
-        tokio::spawn(async move { limits.settle(ticket, cost, tokens, now).await });
+        settle_ticket(gw, ticket, cost, tokens, now);
     }
     if let Some(ticket) = ctx.deployment_ticket.take() {
-        let limits = gw.limits.clone();
-        let now = now_unix_ms();
-        tokio::spawn(async move { limits.settle(ticket, 0.0, tokens, now).await });
+        settle_ticket(gw, ticket, 0.0, tokens, now);
     }
     if cost <= 0.0 {
         return;
@@ -269,8 +263,18 @@ pub fn settle(gw: &Gateway, ctx: &mut RequestCtx) {
 /// counts against the deployment's rpm), so the next attempt can take its own.
 pub fn settle_deployment(gw: &Gateway, ctx: &mut RequestCtx) {
     if let Some(ticket) = ctx.deployment_ticket.take() {
+        settle_ticket(gw, ticket, 0.0, 0, now_unix_ms());
+    }
+}
+
+/// Settles in place when the ticket was reserved in memory. A Redis settle is spawned, off the connection's
+/// way: it is a round trip the next request on this keep-alive connection need not wait for. The
+/// reservation holds the worst case until then, so a settle that lands a moment later can only have refused
+/// more, never let more through. (Spawning the memory settle too cost a task and a wake-up of another
+/// worker on every call.)
+fn settle_ticket(gw: &Gateway, ticket: Ticket, cost: f64, tokens: u64, now: i64) {
+    if let Some(ticket) = gw.limits.settle_local(ticket, cost, tokens, now) {
         let limits = gw.limits.clone();
-        let now = now_unix_ms();
-        tokio::spawn(async move { limits.settle(ticket, 0.0, 0, now).await });
+        tokio::spawn(async move { limits.settle(ticket, cost, tokens, now).await });
     }
 }

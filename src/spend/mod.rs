@@ -577,19 +577,13 @@ impl Limits {
     /// reserved. Spend and tokens land on the window holding `now_unix_ms` (the reserve's window unless it
     /// rolled meanwhile); the reservation is taken off the reserve's window, never below 0.
     pub async fn settle(&self, t: Ticket, cost: f64, tokens: u64, now_unix_ms: i64) {
+        let Some(t) = self.settle_local(t, cost, tokens, now_unix_ms) else {
+            return;
+        };
         let cost = if cost.is_finite() && cost > 0.0 { cost } else { 0.0 };
         let plan = keys::SettlePlan::new(&t, cost, tokens, now_unix_ms);
         match t.backend {
-            Backend::Memory => {
-                self.memory.settle(&plan, now_unix_ms);
-                if self.redis.is_some() && cost > 0.0 {
-                    // Spend booked locally while Redis was down goes to Redis when it returns.
-                    let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-                    for b in &plan.budgets {
-                        pending.budget(b.current_key.clone(), b.seed, b.ttl_ms).spent += cost;
-                    }
-                }
-            }
+            Backend::Memory => self.settle_memory(&plan, now_unix_ms),
             Backend::Redis => {
                 let Some(redis) = &self.redis else {
                     return;
@@ -608,6 +602,28 @@ impl Limits {
                 for key in &plan.parallel {
                     *pending.parallel.entry(key.clone()).or_insert(0) += 1;
                 }
+            }
+        }
+    }
+
+    /// [`Limits::settle`] at once when `t` was reserved in memory (no await, so no task to spawn for it);
+    /// `Some(t)` back when it was reserved in Redis and the settle is a round trip.
+    pub fn settle_local(&self, t: Ticket, cost: f64, tokens: u64, now_unix_ms: i64) -> Option<Ticket> {
+        if t.backend != Backend::Memory {
+            return Some(t);
+        }
+        let cost = if cost.is_finite() && cost > 0.0 { cost } else { 0.0 };
+        self.settle_memory(&keys::SettlePlan::new(&t, cost, tokens, now_unix_ms), now_unix_ms);
+        None
+    }
+
+    fn settle_memory(&self, plan: &keys::SettlePlan, now_unix_ms: i64) {
+        self.memory.settle(plan, now_unix_ms);
+        if self.redis.is_some() && plan.cost > 0.0 {
+            // Spend booked locally while Redis was down goes to Redis when it returns.
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            for b in &plan.budgets {
+                pending.budget(b.current_key.clone(), b.seed, b.ttl_ms).spent += plan.cost;
             }
         }
     }

@@ -98,6 +98,24 @@ async fn a_failed_call_is_refunded() {
 }
 
 #[tokio::test]
+async fn a_memory_ticket_settles_in_place_and_a_redis_one_is_handed_back() {
+    let l = Limits::memory();
+    let chain = || vec![budget(Scope::Key, "k", 1.0, None)];
+    let t = l.reserve(spend_only(chain(), 0.9), T0_MS).await.unwrap();
+    assert!(l.settle_local(t, 0.25, 10, T0_MS).is_none());
+    assert_eq!(l.memory.budget("tg:b:key:k:all", T0_MS), Some((0.25, 0.0)));
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let r = Limits::with_redis(&server.url(), false).await;
+    let t = r.reserve(spend_only(chain(), 0.5), T0_MS).await.unwrap();
+    let t = r.settle_local(t, 0.25, 10, T0_MS).expect("a Redis ticket needs its round trip");
+    r.settle(t, 0.25, 10, T0_MS).await;
+    let (spent, reserved) = r.redis.as_ref().unwrap().budget("tg:b:key:k:all").await.unwrap();
+    assert_eq!((spent, reserved), (Some(0.25), Some(0.0)));
+}
+
+#[tokio::test]
 async fn the_seed_is_where_a_new_counter_starts() {
     let l = Limits::memory();
     let mut b = budget(Scope::Team, "t", 1.0, None);
