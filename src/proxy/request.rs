@@ -271,9 +271,14 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
                 });
                 continue;
             };
-            if let Err(reason) = reserve_deployment(gw, ctx, deployment).await {
-                last_error = Some(Error::NoDeployment { model: group.name.clone(), reason });
-                continue;
+            let counted_in_redis = (deployment.rpm.is_some() || deployment.tpm.is_some())
+                && gw.limits.state() != crate::spend::BackendState::Memory;
+            if counted_in_redis {
+                // Boxed: inlined, its state would grow this future, moved on every call.
+                if let Err(reason) = Box::pin(reserve_deployment(gw, ctx, deployment)).await {
+                    last_error = Some(Error::NoDeployment { model: group.name.clone(), reason });
+                    continue;
+                }
             }
             let result = upstream::forward(gw, session, ctx, call).await;
             drop(in_flight);
@@ -384,13 +389,11 @@ async fn reserve(
 
 /// With Redis, a deployment's `rpm`/`tpm` hold across every instance, as LiteLLM's router counts them
 /// there (the router's own check above holds them per instance, and is all there is without Redis).
+/// Called only for a deployment that sets `rpm` or `tpm`, with Redis configured.
 async fn reserve_deployment(gw: &Gateway, ctx: &mut RequestCtx, d: &crate::config::Deployment) -> Result<(), String> {
-    if (d.rpm.is_none() && d.tpm.is_none()) || gw.limits.state() == crate::spend::BackendState::Memory {
-        return Ok(());
-    }
     let rate = crate::spend::Rate { scope: crate::spend::Scope::Deployment, id: d.id.clone(), rpm: d.rpm, tpm: d.tpm };
     let r = crate::spend::Reservation { rates: vec![rate], ..Default::default() };
-    match Box::pin(gw.limits.reserve(r, access::now_unix_ms())).await {
+    match gw.limits.reserve(r, access::now_unix_ms()).await {
         Ok(ticket) => {
             ctx.deployment_ticket = Some(ticket);
             Ok(())
