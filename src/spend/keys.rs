@@ -221,12 +221,13 @@ pub(super) struct SettlePlan {
 }
 
 impl SettlePlan {
+    /// `cost` that is not a positive finite number books nothing (a refund).
     pub fn new(t: &Ticket, cost: f64, tokens: u64, now_ms: i64) -> SettlePlan {
         let now_s = now_ms.div_euclid(1000);
         let minute = minute_of(now_ms);
         SettlePlan {
             amount: t.amount,
-            cost,
+            cost: if cost.is_finite() && cost > 0.0 { cost } else { 0.0 },
             tokens,
             budgets: t
                 .budgets

@@ -580,7 +580,6 @@ impl Limits {
         let Some(t) = self.settle_local(t, cost, tokens, now_unix_ms) else {
             return;
         };
-        let cost = if cost.is_finite() && cost > 0.0 { cost } else { 0.0 };
         let plan = keys::SettlePlan::new(&t, cost, tokens, now_unix_ms);
         match t.backend {
             Backend::Memory => self.settle_memory(&plan, now_unix_ms),
@@ -597,7 +596,7 @@ impl Limits {
                 let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
                 for b in &plan.budgets {
                     pending.budget(b.reserve_key.clone(), b.seed, b.ttl_ms).unreserve += plan.amount;
-                    pending.budget(b.current_key.clone(), b.seed, b.ttl_ms).spent += cost;
+                    pending.budget(b.current_key.clone(), b.seed, b.ttl_ms).spent += plan.cost;
                 }
                 for key in &plan.parallel {
                     *pending.parallel.entry(key.clone()).or_insert(0) += 1;
@@ -612,7 +611,6 @@ impl Limits {
         if t.backend != Backend::Memory {
             return Some(t);
         }
-        let cost = if cost.is_finite() && cost > 0.0 { cost } else { 0.0 };
         self.settle_memory(&keys::SettlePlan::new(&t, cost, tokens, now_unix_ms), now_unix_ms);
         None
     }
