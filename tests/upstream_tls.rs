@@ -164,11 +164,13 @@ async fn concurrent_calls_share_h2_connections() {
         assert!(requests.iter().all(|r| r.version == hyper::Version::HTTP_2), "a call was not HTTP/2");
         let conns = fake.tls_connections();
         let shared = fake.max_in_flight_per_connection();
-        assert!(conns <= 4, "{CALLS} concurrent calls opened {conns} TLS connections (took {took:?})");
-        assert!(
-            shared >= CALLS / 4,
-            "at most {shared} calls were in flight on one connection over {conns} connections"
-        );
+        // Pingora pops an h2 connection from its pool while it opens a stream on it, and a caller arriving
+        // in that moment opens a new one (a false negative its connector documents, in
+        // `reused_http_session`), so how many a burst opens depends on scheduling: 2 to 6 of 20 on a busy
+        // 2-core machine. Without sharing (`max_h2_streams` left at 1) every call opens its own and
+        // carries one call.
+        assert!(conns <= CALLS / 2, "{CALLS} concurrent calls opened {conns} TLS connections (took {took:?})");
+        assert!(shared >= 3, "at most {shared} calls were in flight on one connection over {conns} connections");
         assert!(took < Duration::from_secs(4), "{CALLS} calls of 400 ms took {took:?}: they were serialized");
     })
     .await;
