@@ -149,14 +149,39 @@ impl Live {
     pub fn reload(&self) -> Result<(), String> {
         let old = self.current.load();
         let config = config::load(&self.path).map_err(|e| e.to_string())?;
+        refuse_opening(&old.config, &config)?;
         let snapshot = Snapshot::build(config, Some(&old), self.created).map_err(|e| e.join("\n"))?;
         log_changes(&old.config, &snapshot.config);
         for w in &snapshot.config.warnings {
             warn!("{w}");
         }
+        warn_if_open(&snapshot.config);
         self.current.store(Arc::new(snapshot));
         self.reloads.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// A reload may not silently open the gateway: it is refused when it would serve no model group, or when it
+/// drops the master key of a gateway that has one and the new file does not say `open_gateway: true`.
+/// (A bad or truncated file must never leave the admin API open for anyone to mint keys with.)
+pub fn refuse_opening(old: &Config, new: &Config) -> Result<(), String> {
+    if new.groups.is_empty() {
+        return Err("model_list: the new file has no model group; a reload may not remove every one".into());
+    }
+    if old.general.master_key.is_some() && new.general.master_key.is_none() && !new.general.open_gateway {
+        return Err("general_settings.master_key: the new file has none, so every client would be admitted and \
+                    anyone could use the admin API; set general_settings.open_gateway: true to mean it"
+            .into());
+    }
+    Ok(())
+}
+
+/// Logged at every start and every reload while the gateway has no master key.
+pub fn warn_if_open(config: &Config) {
+    if config.general.master_key.is_none() {
+        let how = if config.general.open_gateway { " (open_gateway: true)" } else { "" };
+        warn!("general_settings.master_key is not set{how}: the gateway is OPEN, every client is admitted and anyone may use the admin API");
     }
 }
 

@@ -138,6 +138,7 @@ pub fn health_body(snapshot: &Snapshot, now: std::time::Instant, backends: Backe
         "healthy_count": healthy.len(),
         "unhealthy_count": unhealthy.len(),
         "tollgate": backends.json(),
+        "open_gateway": snapshot.config.general.master_key.is_none(),
     });
     Bytes::from(body.to_string())
 }
@@ -151,6 +152,8 @@ pub fn readiness_body(snapshot: &Snapshot, backends: Backends) -> Bytes {
         "litellm_version": concat!("tollgate ", env!("CARGO_PKG_VERSION")),
         "success_callbacks": [],
         "models": snapshot.config.groups.len(),
+        // No master key: every client is admitted (said at every start and reload too).
+        "open_gateway": snapshot.config.general.master_key.is_none(),
     });
     Bytes::from(body.to_string())
 }

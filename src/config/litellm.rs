@@ -225,6 +225,9 @@ pub(crate) struct GeneralSettings {
     /// Output tokens reserved for a call that sets no `max_tokens` (Tollgate's own key; default 4096).
     #[serde(default)]
     pub budget_reserve_max_tokens: Option<u64>,
+    /// The gateway is meant to run without a master key (Tollgate's own key; LiteLLM ignores it).
+    #[serde(default)]
+    pub open_gateway: Option<bool>,
 }
 
 /// A number of seconds as LiteLLM takes it: an integer, a float, or a string holding a number.
@@ -515,7 +518,14 @@ pub(crate) const LITELLM_SETTINGS: KeyTable = KeyTable {
 
 /// `general_settings`.
 pub(crate) const GENERAL_SETTINGS: KeyTable = KeyTable {
-    read: &["master_key", "max_request_size_mb", "database_url", "fail_closed", "budget_reserve_max_tokens"],
+    read: &[
+        "master_key",
+        "max_request_size_mb",
+        "database_url",
+        "fail_closed",
+        "budget_reserve_max_tokens",
+        "open_gateway",
+    ],
     not_yet: &[
         "completion_model",
         "store_prompts_in_spend_logs",

@@ -82,6 +82,13 @@ fn parse_document(yaml: &str, origin: &str, process: &dyn Fn(&str) -> Option<Str
 
     let mut report = Report::default();
     let sections = litellm::sections(root, origin, &mut report.errors, &mut report.warnings);
+    if sections.model_list.is_empty() && report.errors.is_empty() {
+        // An empty file would otherwise load as "no models, no master key": a gateway open to anyone
+        // that serves nothing. LiteLLM can add models from its database; Tollgate reads only the file.
+        report
+            .errors
+            .push(format!("model_list: required: {origin} has no model_list entries, so it would serve no model"));
+    }
     let variables = env::file_variables(&sections.environment_variables, &mut report.errors, &mut report.warnings);
     let environment = Environment::new(variables, process);
     let mut resolution = Resolution::default();

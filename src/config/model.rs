@@ -243,6 +243,9 @@ pub struct GeneralSettings {
     pub fail_closed: bool,
     /// `budget_reserve_max_tokens`: output tokens reserved for a call without `max_tokens`.
     pub budget_reserve_max_tokens: u64,
+    /// `open_gateway: true`: the file says on purpose that there is no master key. Without it a reload may
+    /// not turn a gateway with a master key into an open one (see `reload::Live::reload`).
+    pub open_gateway: bool,
 }
 
 impl GeneralSettings {
@@ -259,6 +262,7 @@ impl Default for GeneralSettings {
             redis_url: None,
             fail_closed: false,
             budget_reserve_max_tokens: Self::DEFAULT_RESERVE_MAX_TOKENS,
+            open_gateway: false,
         }
     }
 }

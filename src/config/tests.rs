@@ -19,6 +19,9 @@ fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
 }
 
 /// Parses with an empty process environment.
+/// A `model_list` of one mock deployment, for tests about the other sections (a file needs one).
+const ONE_MODEL: &str = "model_list:\n  - model_name: m\n    litellm_params: {model: openai/x, mock_response: hi}\n";
+
 fn parse_clean(yaml: &str) -> Result<Config, ConfigError> {
     parse_with_env(yaml, &|_| None)
 }
@@ -159,17 +162,25 @@ fn a_file_with_every_key_we_read_loads_with_each_value_in_place() -> TestResult 
 }
 
 #[test]
-fn an_empty_file_or_model_list_is_valid_with_zero_groups() -> TestResult {
+fn an_empty_file_or_one_without_model_list_entries_is_refused() {
+    // Each would load as "no models, no master key": an open gateway that serves nothing.
     for yaml in ["", "# only a comment\n", "model_list:\n", "model_list: []\n", "router_settings:\ngeneral_settings:\n"]
     {
-        let config = parse_clean(yaml).map_err(|e| format!("{yaml:?}: {e}"))?;
-        assert!(config.groups.is_empty(), "{yaml:?}");
-        assert!(config.group_index.is_empty(), "{yaml:?}");
-        assert!(config.warnings.is_empty(), "{yaml:?}: {:?}", config.warnings);
-        assert_eq!(config.general.master_key, None);
-        assert_eq!(config.general.max_request_size_bytes, 32 * 1024 * 1024);
-        assert_eq!(config.router.routing_strategy, RoutingStrategy::SimpleShuffle);
+        let Err(e) = parse_clean(yaml) else { panic!("{yaml:?} was accepted") };
+        assert!(e.errors.iter().any(|e| e.starts_with("model_list: required")), "{yaml:?}: {e}");
     }
+}
+
+#[test]
+fn open_gateway_is_read_and_contradicting_a_master_key_is_refused() -> TestResult {
+    let entry = "model_list:\n  - model_name: m\n    litellm_params: {model: openai/gpt-4o, mock_response: hi}\n";
+    let config = parse_clean(&format!("{entry}general_settings:\n  open_gateway: true\n"))?;
+    assert!(config.general.open_gateway);
+    assert!(!parse_clean(entry)?.general.open_gateway);
+    let Err(e) = parse_clean(&format!("{entry}general_settings:\n  open_gateway: true\n  master_key: sk-1\n")) else {
+        panic!("open_gateway with a master_key was accepted");
+    };
+    assert!(e.errors.iter().any(|e| e.starts_with("general_settings.open_gateway")), "{e}");
     Ok(())
 }
 
@@ -717,7 +728,7 @@ fn every_routing_strategy_litellm_names_is_read() -> TestResult {
         ("usage-based-routing", RoutingStrategy::UsageBased),
         ("usage-based-routing-v2", RoutingStrategy::UsageBased),
     ] {
-        let config = parse_clean(&format!("router_settings:\n  routing_strategy: {name}\n"))?;
+        let config = parse_clean(&format!("{ONE_MODEL}router_settings:\n  routing_strategy: {name}\n"))?;
         assert_eq!(config.router.routing_strategy, strategy, "{name}");
     }
     Ok(())
@@ -725,7 +736,7 @@ fn every_routing_strategy_litellm_names_is_read() -> TestResult {
 
 #[test]
 fn a_master_key_without_the_sk_prefix_is_accepted_with_a_warning() -> TestResult {
-    let config = parse_clean("general_settings:\n  master_key: admin-1234\n")?;
+    let config = parse_clean(&format!("{ONE_MODEL}general_settings:\n  master_key: admin-1234\n"))?;
     assert_eq!(config.general.master_key.as_deref(), Some("admin-1234"));
     assert_eq!(
         config.warnings,
@@ -735,7 +746,7 @@ fn a_master_key_without_the_sk_prefix_is_accepted_with_a_warning() -> TestResult
         ]
     );
     assert_eq!(
-        errors_of("general_settings:\n  master_key: ''\n")?,
+        errors_of(&format!("{ONE_MODEL}general_settings:\n  master_key: ''\n"))?,
         vec!["general_settings.master_key: must not be empty (leave the key out for an open gateway)"]
     );
     Ok(())
@@ -743,10 +754,10 @@ fn a_master_key_without_the_sk_prefix_is_accepted_with_a_warning() -> TestResult
 
 #[test]
 fn max_request_size_mb_becomes_bytes_and_must_be_positive() -> TestResult {
-    let config = parse_clean("general_settings:\n  max_request_size_mb: 10\n")?;
+    let config = parse_clean(&format!("{ONE_MODEL}general_settings:\n  max_request_size_mb: 10\n"))?;
     assert_eq!(config.general.max_request_size_bytes, 10 * 1024 * 1024);
     assert_eq!(
-        errors_of("general_settings:\n  max_request_size_mb: 0\n")?,
+        errors_of(&format!("{ONE_MODEL}general_settings:\n  max_request_size_mb: 0\n"))?,
         vec!["general_settings.max_request_size_mb: must be a positive number of megabytes, found 0"]
     );
     Ok(())
@@ -768,7 +779,7 @@ model_list:
     assert_eq!(deployment(&config, 0)?.api_key.as_deref(), Some("6379"));
     assert_eq!(config.warnings, vec!["environment_variables.EMPTY: has no value, variable not set"]);
     assert_eq!(
-        errors_of("environment_variables:\n  NESTED: {a: 1}\n")?,
+        errors_of(&format!("{ONE_MODEL}environment_variables:\n  NESTED: {{a: 1}}\n"))?,
         vec!["environment_variables.NESTED: expected a string, a number or a boolean, found a mapping"]
     );
     Ok(())
@@ -802,7 +813,7 @@ fn a_document_that_is_not_a_config_is_refused_naming_it() -> TestResult {
     assert_eq!(errors_of("- a\n- b\n")?, vec!["config: expected a mapping of config sections, found a list"]);
     assert_eq!(errors_of("model_list: {a: 1}\n")?, vec!["model_list: expected a list of deployments, found a mapping"]);
     assert_eq!(
-        errors_of("router_settings: [1]\n")?,
+        errors_of(&format!("{ONE_MODEL}router_settings: [1]\n"))?,
         vec!["router_settings: invalid type: sequence, expected a mapping of router_settings"]
     );
     assert_eq!(

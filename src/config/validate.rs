@@ -236,6 +236,10 @@ fn general_settings(raw: litellm::GeneralSettings, report: &mut Report) -> Gener
         Some(n) => general.budget_reserve_max_tokens = n,
         None => {}
     }
+    general.open_gateway = raw.open_gateway.unwrap_or(false);
+    if general.open_gateway && general.master_key.is_some() {
+        report.error("general_settings.open_gateway", "true contradicts general_settings.master_key: keep one of them");
+    }
     general
 }
 
