@@ -70,6 +70,15 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// The provider answered a success that is not what its API promises (not JSON, not the stream
+    /// asked for, a stream cut short): its failure, retried elsewhere like a 5xx.
+    #[error("The provider of deployment {deployment} answered something its API does not send: {reason}")]
+    UpstreamBadAnswer {
+        /// The deployment id.
+        deployment: String,
+        /// What was wrong with the answer.
+        reason: String,
+    },
     /// The provider answered an error status; its body is passed on (made OpenAI-shaped if it was not).
     #[error("provider answered {status}")]
     UpstreamStatus {
@@ -140,7 +149,7 @@ impl Error {
             Error::MethodNotAllowed { .. } => 405,
             Error::PayloadTooLarge { .. } => 413,
             Error::UpstreamTimeout(..) => 408,
-            Error::UpstreamTransport { .. } => 502,
+            Error::UpstreamTransport { .. } | Error::UpstreamBadAnswer { .. } => 502,
             Error::UpstreamStatus { status, .. } => *status,
             Error::ModelNotAllowed { .. } => 403,
             Error::BudgetExceeded { .. } | Error::RateLimited { .. } => 429,
@@ -163,7 +172,9 @@ impl Error {
             Error::RouteNotFound(_) => "not_found_error",
             Error::NoDeployment { .. } => "rate_limit_error",
             Error::UpstreamTimeout(..) => "timeout",
-            Error::UpstreamTransport { .. } | Error::UpstreamStatus { .. } => "api_error",
+            Error::UpstreamTransport { .. } | Error::UpstreamBadAnswer { .. } | Error::UpstreamStatus { .. } => {
+                "api_error"
+            }
             Error::ModelNotAllowed { kind, .. } => kind,
             Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::RateLimited { .. } => "rate_limit_error",
@@ -198,6 +209,7 @@ impl Error {
             Error::ClientBody(_) => "client_body",
             Error::UpstreamTimeout(..) => "upstream_timeout",
             Error::UpstreamTransport { .. } => "upstream_transport",
+            Error::UpstreamBadAnswer { .. } => "upstream_bad_answer",
             Error::UpstreamStatus { .. } => "upstream_status",
             Error::ModelNotAllowed { .. } => "model_not_allowed",
             Error::BudgetExceeded { .. } => "budget_exceeded",

@@ -28,7 +28,7 @@ use common::replay::{
     fixture_folders, parse_amz_date, verify_sigv4, vertex_service_account, FixtureCase, ReplayProvider, SigV4Header,
     Wire, Writes, VERTEX_ACCESS_TOKEN, VERTEX_CLIENT_EMAIL, VERTEX_TEST_PUBLIC_KEY, VERTEX_TOKEN_PATH,
 };
-use common::{client, read_sse, within, Gateway, Recorded, MASTER_KEY, PROVIDER_KEY};
+use common::{client, expect_openai_error, read_sse, within, Gateway, Recorded, MASTER_KEY, PROVIDER_KEY};
 use serde_json::{json, Value};
 
 /// Deadline of one case (its gateways, requests and checks).
@@ -329,6 +329,18 @@ async fn check_stream(case: &FixtureCase, run: Run, writes: Writes, gw: &Gateway
     let resp = send(case, gw, &client_body(case, run)).await;
     let status = resp.status().as_u16();
     let content_type = header_of(&resp, "content-type");
+    let want = sse_values(&case.openai_stream().expect("openai.stream.sse"), &at);
+    if let (Some(failure), true) = (case.stream_failure(), want.is_empty()) {
+        // The provider's error is its stream's first event: nothing has gone to the client, so the client
+        // gets the error's status and an OpenAI error body, whatever the chunk boundaries (as LiteLLM, which
+        // reads a stream's first chunk before it answers).
+        check_provider_request(case, run, fake, seen, &at);
+        let error = expect_openai_error(resp, failure.status).await;
+        if let Some(message) = &failure.message {
+            assert_eq!(error["message"], json!(message), "{at}: error message");
+        }
+        return;
+    }
     if status != 200 {
         let text = resp.text().await.unwrap_or_default();
         check_provider_request(case, run, fake, seen, &at);
@@ -346,7 +358,6 @@ async fn check_stream(case: &FixtureCase, run: Run, writes: Writes, gw: &Gateway
             None => panic!("{at}: an event that is neither JSON nor [DONE]: {:?}", e.data),
         })
         .collect();
-    let want = sse_values(&case.openai_stream().expect("openai.stream.sse"), &at);
     let shown = || got.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
 
     // One answer: every chunk carries the same id and created.

@@ -433,14 +433,7 @@ pub fn translate_response(
         Provider::Gemini | Provider::VertexAi => gemini::response(endpoint, body, meta)?,
         Provider::Bedrock => bedrock::response(endpoint, body, meta)?,
         Provider::Cohere => cohere::response(endpoint, body, meta)?,
-        _ => {
-            let mut out = Vec::with_capacity(body.len() + 32);
-            if !openai::restamp_model(body, meta.model, &mut out) {
-                out = body.to_vec();
-            }
-            let usage = openai::usage_of(body);
-            return Ok((out, usage));
-        }
+        _ => return openai::restamp_response(body, meta.model),
     };
     Ok((translated.0, Some(translated.1)))
 }
@@ -522,7 +515,7 @@ impl StreamTranslator {
     /// Feeds a chunk of the provider's stream (any boundary); complete OpenAI events go to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), TranslateError> {
         match self {
-            StreamTranslator::Passthrough(s) => s.push(chunk, out).map_err(TranslateError::from),
+            StreamTranslator::Passthrough(s) => s.push(chunk, out),
             StreamTranslator::Anthropic(s) => s.push(chunk, out),
             StreamTranslator::Gemini(s) => s.push(chunk, out),
             StreamTranslator::Bedrock(s) => s.push(chunk, out),
@@ -533,11 +526,24 @@ impl StreamTranslator {
     /// Ends the stream: what is left, and for translated providers the final `data: [DONE]`.
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), TranslateError> {
         match self {
-            StreamTranslator::Passthrough(s) => s.finish(out).map_err(TranslateError::from),
+            StreamTranslator::Passthrough(s) => s.finish(out),
             StreamTranslator::Anthropic(s) => s.finish(out),
             StreamTranslator::Gemini(s) => s.finish(out),
             StreamTranslator::Bedrock(s) => s.finish(out),
             StreamTranslator::Cohere(s) => s.finish(out),
+        }
+    }
+
+    /// Whether the provider's stream reached its own end marker (`[DONE]` or a `finish_reason` for
+    /// OpenAI-compatible providers, Anthropic's `stop_reason`, Gemini's `finishReason`, Bedrock's
+    /// `messageStop`, Cohere's `message-end`). A stream that ends without it was cut short.
+    pub fn complete(&self) -> bool {
+        match self {
+            StreamTranslator::Passthrough(s) => s.complete(),
+            StreamTranslator::Anthropic(s) => s.complete(),
+            StreamTranslator::Gemini(s) => s.complete(),
+            StreamTranslator::Bedrock(s) => s.complete(),
+            StreamTranslator::Cohere(s) => s.complete(),
         }
     }
 

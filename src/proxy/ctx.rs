@@ -47,6 +47,8 @@ pub struct RequestCtx {
     pub usage: Option<tollgate_filters::usage::Usage>,
     /// What the call cost in USD (`x-litellm-response-cost`), once known.
     pub cost: Option<f64>,
+    /// Each provider failure of this call (deployment id, reason), logged once at its end.
+    pub provider_failures: Vec<(String, String)>,
     /// Keeps the request counted as in flight until the context is dropped.
     _in_flight: InFlight,
 }
@@ -88,6 +90,7 @@ impl RequestCtx {
             deployment_ticket: None,
             usage: None,
             cost: None,
+            provider_failures: Vec::new(),
             _in_flight: in_flight,
         }
     }

@@ -1,4 +1,8 @@
-//! The logging hook: one access line per LLM call at debug level (stderr is blocking I/O, so not by default) (metrics, spend and audit records join here later).
+//! The logging hook: one access line per LLM call at debug level (stderr is blocking I/O, so not by
+//! default), and one `warn` line per call that met provider failures (timeouts, 5xx, resets, bad answers),
+//! so operators see them at the default level (metrics, spend and audit records join here later).
+
+use std::fmt::Write as _;
 
 use log::{debug, warn};
 use pingora_error::Error as PError;
@@ -10,6 +14,20 @@ use super::ctx::RequestCtx;
 pub fn log(session: &Session, e: Option<&PError>, ctx: &RequestCtx) {
     let req = session.req_header();
     let total = ctx.started.elapsed();
+    if !ctx.provider_failures.is_empty() {
+        let mut failures = String::new();
+        for (i, (deployment, reason)) in ctx.provider_failures.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "; " };
+            let _ = write!(failures, "{sep}deployment={deployment}: {reason}");
+        }
+        warn!(
+            "call_id={} model={} status={} provider failures ({}): {failures}",
+            ctx.call_id,
+            ctx.model_group.as_deref().unwrap_or("-"),
+            ctx.status,
+            ctx.provider_failures.len(),
+        );
+    }
     if let Some(e) = e {
         warn!("{} {} call_id={} client connection failed: {e}", req.method, req.uri.path(), ctx.call_id);
         return;

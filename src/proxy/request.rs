@@ -290,9 +290,6 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
                 Err(Failure::Answer(e)) => e,
                 Err(downstream) => return Err(downstream),
             };
-            if ctx.response_started {
-                return Err(e.into()); // a byte has gone to the client: no retry can hide this
-            }
             let next = retry::classify(&e);
             let provider_retry_after = retry::retry_after_of(&e);
             let kind = match next {
@@ -303,7 +300,12 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
             };
             let detail = e.label();
             snapshot.router.record_failure_with(&deployment.id, kind, provider_retry_after, detail, Instant::now());
-            log::debug!("call_id={} attempt {} on {} failed: {e}", ctx.call_id, ctx.attempt.number, deployment.id);
+            if kind.counts() {
+                ctx.provider_failures.push((deployment.id.clone(), e.to_string()));
+            }
+            if ctx.response_started {
+                return Err(e.into()); // a byte has gone to the client: no retry can hide this
+            }
             last_error = Some(e);
             match next {
                 Next::ContextWindow => {

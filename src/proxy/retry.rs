@@ -26,6 +26,8 @@ pub enum Next {
 pub fn classify(e: &Error) -> Next {
     match e {
         Error::UpstreamTransport { .. } => Next::Retry(FailureKind::Connect),
+        // A 200 that is not JSON, or a stream cut short: the provider is broken, as with a 5xx.
+        Error::UpstreamBadAnswer { .. } => Next::Retry(FailureKind::ServerError),
         Error::UpstreamTimeout(..) => Next::Retry(FailureKind::Timeout),
         Error::UpstreamStatus { status: 429, .. } => Next::Retry(FailureKind::RateLimited),
         Error::UpstreamStatus { status, .. } if *status >= 500 => Next::Retry(FailureKind::ServerError),

@@ -92,6 +92,13 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     let is_stream =
         content_type.starts_with("text/event-stream") || content_type.starts_with("application/vnd.amazon.eventstream");
 
+    if status < 400 && call.stream && !is_stream {
+        // Asked for a stream, got something else (a `200 text/plain` from a broken proxy, an HTML page):
+        // never relayed as a success.
+        let _ = read_all(&mut client, deadline, MAX_ERROR_BYTES, &d.id, timeout).await;
+        ctx.waited += started.elapsed();
+        return Err(bad_answer(&d.id, format!("a stream was asked for, the answer is {status} {content_type}")).into());
+    }
     if status >= 400 || !(call.stream && is_stream) {
         // Buffer the whole answer: errors are reshaped, JSON gets an exact Content-Length.
         let limit = if status >= 400 { MAX_ERROR_BYTES } else { MAX_RESPONSE_BYTES };
@@ -110,7 +117,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         let (id, created) = answer_identity();
         let meta = ResponseMeta { id: &id, created, model: &d.model_name };
         let (body, usage) = tollgate_filters::translate_response(call.provider, call.endpoint, &body, &meta)
-            .map_err(|e| up::transport_error(&d.id, e))?;
+            .map_err(|e| bad_answer(&d.id, e))?;
         let body = match call.base64_embeddings {
             true => tollgate_filters::openai::embeddings::embeddings_to_base64(&body).unwrap_or(body),
             false => body,
@@ -127,8 +134,17 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         return session.write_response_body(Some(body), true).await.map_err(Failure::Downstream);
     }
 
-    // A stream: headers now, then every chunk as it arrives.
-    ctx.waited += header_time.saturating_duration_since(started);
+    // A stream. Nothing goes to the client before the first translated event: a stream that breaks, ends
+    // or sends garbage before it is the provider's failure, retried elsewhere like a 5xx. `stream_timeout`
+    // bounds the wait for it.
+    let (id, created) = answer_identity();
+    let meta = ResponseMeta { id: &id, created, model: &d.model_name };
+    let mut translator = StreamTranslator::new(call.provider, &meta, call.include_usage, MAX_EVENT_BYTES);
+    let mut out = Vec::with_capacity(4096);
+    let first = first_events(&mut client, &mut translator, &mut out, d, first_byte).await;
+    ctx.waited += started.elapsed();
+    let first = first?;
+    let ttft = started.elapsed();
     let mut h = response::header(status, ctx, "text/event-stream").map_err(Failure::Downstream)?;
     h.insert_header("cache-control", "no-cache").map_err(Failure::Downstream)?;
     if !session.as_downstream().is_http2() {
@@ -137,20 +153,96 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     ctx.status = status;
     ctx.response_started = true;
     session.write_response_header(Box::new(h), false).await.map_err(Failure::Downstream)?;
-    let (id, created) = answer_identity();
-    let meta = ResponseMeta { id: &id, created, model: &d.model_name };
-    let mut translator = StreamTranslator::new(call.provider, &meta, call.include_usage, MAX_EVENT_BYTES);
-    let relayed = relay(session, &mut client, &mut translator, d, started, (deadline, timeout)).await;
-    // Charged for what was produced, also when the client or the provider cut the stream short.
-    charge(ctx, &d.id, Some(translator.produced_estimate()));
-    let ttft = relayed?;
-    router.record_success(&d.id, started.elapsed(), ttft, translator.total_tokens().unwrap_or(0), Instant::now());
-    release(gw, client, &peer).await;
-    let mut out = Vec::new();
-    translator.finish(&mut out).map_err(|e| stream_error(&d.id, e))?;
+    if let First::Broken(e) = first {
+        // Events came before the provider's error: they reach the client, then the error event.
+        charge(ctx, &d.id, Some(translator.produced_estimate()));
+        session.write_response_body(Some(Bytes::from(out)), false).await.map_err(Failure::Downstream)?;
+        return Err(e.into());
+    }
+    if matches!(first, First::Ended) {
+        release(gw, client, &peer).await;
+    } else {
+        let events = Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(4096)));
+        session.write_response_body(Some(events), false).await.map_err(Failure::Downstream)?;
+        let relayed = relay(session, &mut client, &mut translator, &mut out, d, (deadline, timeout)).await;
+        // Charged for what was produced, also when the client or the provider cut the stream short.
+        charge(ctx, &d.id, Some(translator.produced_estimate()));
+        relayed?;
+        // Checked before `finish`, which closes the translated stream whatever came.
+        if !translator.complete() {
+            return Err(bad_answer(&d.id, "the stream ended before the provider said it was done").into());
+        }
+        release(gw, client, &peer).await;
+        translator.finish(&mut out).map_err(|e| stream_error(&d.id, e))?;
+    }
+    router.record_success(&d.id, started.elapsed(), Some(ttft), translator.total_tokens().unwrap_or(0), Instant::now());
     charge(ctx, &d.id, Some(translator.produced_estimate()));
     let last = (!out.is_empty()).then(|| Bytes::from(out));
     session.write_response_body(last, true).await.map_err(Failure::Downstream)
+}
+
+/// How a stream began, once its first events are translated.
+enum First {
+    /// More is to come.
+    More,
+    /// The whole stream was in it, complete.
+    Ended,
+    /// The provider's error came after the first events (in the same chunk): they go to the client, then it.
+    Broken(Error),
+}
+
+/// Reads the provider's stream until the translator has produced its first events (in `out`), by
+/// `first_byte`. A stream that breaks, sends what its API does not, or ends (cut short, or with nothing
+/// to pass on) before then is an error, and nothing has been written to the client: whether a client
+/// gets a stream or an error status never depends on how the provider's bytes were split.
+async fn first_events(
+    client: &mut ClientSession,
+    translator: &mut StreamTranslator,
+    out: &mut Vec<u8>,
+    d: &Deployment,
+    first_byte: Instant,
+) -> Result<First, Failure> {
+    loop {
+        let chunk = match timeout_at(first_byte.into(), client.read_response_body()).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(up::transport_error(&d.id, format!("stream broken: {e}")).into()),
+            Err(_) => {
+                let limit = d.stream_timeout.or(d.timeout).unwrap_or(DEFAULT_TIMEOUT);
+                return Err(Error::UpstreamTimeout(limit.as_secs_f64(), d.id.clone()).into());
+            }
+        };
+        let Some(chunk) = chunk else {
+            let complete = translator.complete();
+            translator.finish(out).map_err(|e| first_event_error(&d.id, e))?;
+            if !complete || out.is_empty() {
+                return Err(bad_answer(&d.id, "the stream ended before its first complete event").into());
+            }
+            return Ok(First::Ended);
+        };
+        if let Err(e) = translator.push(&chunk, out) {
+            return match out.is_empty() {
+                true => Err(first_event_error(&d.id, e)),
+                false => Ok(First::Broken(stream_error(&d.id, e))),
+            };
+        }
+        if !out.is_empty() {
+            return Ok(First::More);
+        }
+    }
+}
+
+/// A stream failure before anything reached the client: the provider's own error event keeps its
+/// status; a stream that is not what the API sends is a bad answer.
+fn first_event_error(id: &str, e: TranslateError) -> Failure {
+    match e {
+        e @ TranslateError::ProviderStreamError { .. } => stream_error(id, e).into(),
+        other => bad_answer(id, other).into(),
+    }
+}
+
+/// The provider answered a success that its API does not send.
+fn bad_answer(deployment: &str, reason: impl std::fmt::Display) -> Error {
+    Error::UpstreamBadAnswer { deployment: deployment.to_string(), reason: reason.to_string() }
 }
 
 /// Records the call's usage and its cost at the deployment's prices (0 when its price is unknown).
@@ -168,24 +260,21 @@ async fn relay(
     session: &mut Session,
     client: &mut ClientSession,
     translator: &mut StreamTranslator,
+    out: &mut Vec<u8>,
     d: &Deployment,
-    started: Instant,
     (deadline, timeout): (Instant, Duration),
-) -> Result<Option<Duration>, Failure> {
-    let mut out = Vec::with_capacity(4096);
-    let mut ttft = None;
+) -> Result<(), Failure> {
     loop {
         let chunk = match timeout_at(deadline.into(), client.read_response_body()).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => return Err(up::transport_error(&d.id, format!("stream broken: {e}")).into()),
             Err(_) => return Err(Error::UpstreamTimeout(timeout.as_secs_f64(), d.id.clone()).into()),
         };
-        let Some(chunk) = chunk else { break };
-        ttft.get_or_insert_with(|| started.elapsed());
-        if let Err(e) = translator.push(&chunk, &mut out) {
+        let Some(chunk) = chunk else { return Ok(()) };
+        if let Err(e) = translator.push(&chunk, out) {
             // Events translated before the provider's error still reach the client, then the error event.
             if !out.is_empty() {
-                let events = Bytes::from(std::mem::take(&mut out));
+                let events = Bytes::from(std::mem::take(out));
                 session.write_response_body(Some(events), false).await.map_err(Failure::Downstream)?;
             }
             return Err(stream_error(&d.id, e).into());
@@ -195,10 +284,9 @@ async fn relay(
         }
         // A failed write means the client left: returning drops `client`, which closes the
         // provider's connection and so cancels the call upstream.
-        let events = Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(4096)));
+        let events = Bytes::from(std::mem::replace(out, Vec::with_capacity(4096)));
         session.write_response_body(Some(events), false).await.map_err(Failure::Downstream)?;
     }
-    Ok(ttft)
 }
 
 /// What a provider says of its rate limits in its answer headers (OpenAI's names, which most share).

@@ -43,6 +43,11 @@ pub enum Reply {
     FirstThen { count: usize, first: Box<Reply>, then: Box<Reply> },
     /// The inner reply with one more response header, e.g. `Retry-After`.
     WithHeader(&'static str, String, Box<Reply>),
+    /// This status, `Content-Type` and body as they are: a broken provider's garbage.
+    Raw { status: u16, content_type: &'static str, body: &'static str },
+    /// `text/event-stream` that stops after `events` chunk events and `partial` bytes of the next one,
+    /// without a `finish_reason` or `[DONE]`: a stream cut short (0 events: cut before its first).
+    SseCut { events: usize, partial: &'static str },
 }
 
 /// One request as the fake received it.
@@ -251,6 +256,22 @@ async fn respond(shared: Arc<Shared>, mut reply: Reply, req: &Recorded, index: u
         Reply::Status(code, body) => json_response(code, &body),
         Reply::SseDrip { events, interval } => drip(shared, req, events, interval),
         Reply::CloseMidBody => close_mid_body(),
+        Reply::Raw { status, content_type, body } => {
+            let mut resp = plain(status, body.to_string());
+            let value = hyper::header::HeaderValue::from_static(content_type);
+            resp.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+            resp
+        }
+        Reply::SseCut { events, partial } => {
+            let model = model_of(req);
+            // n = events + 1: none of the events sent is the last, which carries the finish_reason.
+            let mut text: String = (0..events).map(|i| drip_event(&model, i, events + 1)).collect();
+            text.push_str(partial);
+            let mut resp = Response::new(full(Bytes::from(text)));
+            let value = hyper::header::HeaderValue::from_static("text/event-stream");
+            resp.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+            resp
+        }
         Reply::Delay(..) | Reply::FirstThen { .. } | Reply::WithHeader(..) => {
             plain(500, "unreachable: wrappers are unwrapped above".into())
         }

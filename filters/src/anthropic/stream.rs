@@ -159,6 +159,11 @@ impl Stream {
         Ok(())
     }
 
+    /// Whether `message_delta` gave the answer's `stop_reason` (a stream without one was cut short).
+    pub fn complete(&self) -> bool {
+        self.stop_reason.is_some()
+    }
+
     /// The stream's usage, once the provider has said it (`message_start`, then `message_delta`).
     pub fn usage(&self) -> Option<Usage> {
         self.usage.map(WireUsage::to_usage)

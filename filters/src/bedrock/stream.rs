@@ -54,6 +54,9 @@ pub struct Stream {
     started: bool,
     /// The chunk with `finish_reason` has been written.
     finished: bool,
+    /// A content block was closed (`contentBlockStop`): a stream that ends after one, without
+    /// `messageStop`, still ends cleanly, as LiteLLM takes it (the `multi_turn` fixture).
+    block_stopped: bool,
     /// `data: [DONE]` has been written: nothing more is.
     done: bool,
     usage: Option<Usage>,
@@ -96,6 +99,7 @@ impl Stream {
             frames: Vec::with_capacity(8),
             started: false,
             finished: false,
+            block_stopped: false,
             done: false,
             usage: None,
             produced: Produced::default(),
@@ -150,6 +154,12 @@ impl Stream {
         out.extend_from_slice(DONE);
         self.done = true;
         Ok(())
+    }
+
+    /// Whether the stream reached an end: `messageStop`, or at least a closed content block (as LiteLLM,
+    /// which ends such a stream with `stop`). A stream that ends inside its first block was cut short.
+    pub fn complete(&self) -> bool {
+        self.finished || self.block_stopped
     }
 
     /// The stream's usage, once the provider has said it.
@@ -234,6 +244,7 @@ impl Stream {
             }
             Some("contentBlockStop") => {
                 let event: BlockStop = parse(payload)?;
+                self.block_stopped = true;
                 let Some(block) = self.tools.iter().find(|t| t.block == event.content_block_index) else {
                     return Ok(());
                 };

@@ -136,6 +136,11 @@ impl Stream {
         Ok(())
     }
 
+    /// Whether `message-end` came (a stream without it was cut short).
+    pub fn complete(&self) -> bool {
+        matches!(self.phase, Phase::Finished | Phase::Done)
+    }
+
     /// The stream's usage, once the provider has said it (`message-end`).
     pub fn usage(&self) -> Option<Usage> {
         self.usage

@@ -147,6 +147,11 @@ impl Stream {
         Ok(())
     }
 
+    /// Whether every candidate got its `finishReason` (a stream without one was cut short).
+    pub fn complete(&self) -> bool {
+        !self.choices.is_empty() && self.choices.iter().all(|c| c.finished)
+    }
+
     /// The stream's usage, once the provider has said it.
     pub fn usage(&self) -> Option<Usage> {
         self.usage

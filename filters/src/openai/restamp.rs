@@ -3,7 +3,10 @@
 //! `_override_openai_response_model` and `_restamp_streaming_chunk_model`).
 //!
 //! Lossy on purpose, as LiteLLM is: the provider's own model id (e.g. `gpt-4o-mini-2024-07-18`) is not
-//! passed on. Bodies that are not JSON objects, and events that are not, are passed on unchanged.
+//! passed on. An answer that is not a JSON object, or a stream event whose data is neither JSON nor
+//! `[DONE]`, is not what an OpenAI-compatible API promises: [`restamp_response`] and
+//! [`StreamRestamper::push`] say so with [`TranslateError::ProviderBody`], so the gateway can treat it as
+//! the provider's failure instead of relaying it as a success.
 
 use std::fmt;
 
@@ -12,8 +15,24 @@ use serde_json::value::RawValue;
 
 use super::{RequestView, WireUsage};
 use crate::framing::sse::{self, SseDecoder, SseEvent};
-use crate::framing::FramingError;
 use crate::usage::{Produced, Usage};
+use crate::TranslateError;
+
+/// A non-streamed answer of an OpenAI-compatible provider, parsed once: `body` with its top-level `model`
+/// set to `model` (as it is when it has no `model`) and its usage. `Err` when it is not a JSON object.
+pub fn restamp_response(body: &[u8], model: &str) -> Result<(Vec<u8>, Option<Usage>), TranslateError> {
+    let view = RequestView::parse(body).map_err(|_| {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+        TranslateError::ProviderBody(format!("the answer is not a JSON object: {shown:?}"))
+    })?;
+    let usage = view.get("usage").and_then(|u| serde_json::from_str::<WireUsage>(u.get()).ok()).map(|w| w.to_usage());
+    if view.get("model").is_none() {
+        return Ok((body.to_vec(), usage));
+    }
+    let mut out = Vec::with_capacity(body.len() + 32);
+    view.write_with_model(model, &mut out);
+    Ok((out, usage))
+}
 
 /// Writes `body` with its top-level `model` set to `model` into `out`; `false` (and `out` untouched) when
 /// the body is not a JSON object or has no `model`, so the caller passes it on as it is.
@@ -51,6 +70,8 @@ pub struct StreamRestamper {
     /// running count some servers put on every chunk.
     usage_final: bool,
     produced: Produced,
+    /// The provider said its answer is over: `data: [DONE]`, or a choice with a `finish_reason`.
+    complete: bool,
 }
 
 impl StreamRestamper {
@@ -67,6 +88,7 @@ impl StreamRestamper {
             total_tokens: None,
             usage_final: false,
             produced: Produced::default(),
+            complete: false,
         }
     }
 
@@ -87,33 +109,44 @@ impl StreamRestamper {
         self.produced.charge(self.usage, self.usage_final)
     }
 
-    /// Feeds a chunk of the provider's stream; the complete events in it are appended to `out`.
-    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), FramingError> {
+    /// Whether the provider said its answer is over (`data: [DONE]` or a `finish_reason`); a stream that
+    /// ends without either was cut short.
+    pub fn complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Feeds a chunk of the provider's stream; the complete events in it are appended to `out`. An event
+    /// whose data is neither JSON nor `[DONE]` is not what an OpenAI-compatible API sends: an error.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), TranslateError> {
         let decoded = self.decoder.push(chunk, &mut self.events);
         // Events decoded before a framing error are still passed on: what the client gets up to the error
         // must not depend on where the chunks ended.
-        self.drain(out);
-        decoded
+        self.drain(out)?;
+        decoded.map_err(TranslateError::from)
     }
 
     /// Ends the stream: a last event without its blank line is still delivered.
-    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), FramingError> {
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), TranslateError> {
         let decoded = self.decoder.finish(&mut self.events);
-        self.drain(out);
+        self.drain(out)?;
         // The provider's stream ended: the last usage it sent is all it will say.
         self.usage_final = self.usage.is_some();
-        decoded
+        decoded.map_err(TranslateError::from)
     }
 
-    fn drain(&mut self, out: &mut Vec<u8>) {
+    fn drain(&mut self, out: &mut Vec<u8>) -> Result<(), TranslateError> {
         let mut events = std::mem::take(&mut self.events);
+        let mut result = Ok(());
         for event in events.drain(..) {
-            self.event(&event, out);
+            if result.is_ok() {
+                result = self.event(&event, out);
+            }
         }
         self.events = events;
+        result
     }
 
-    fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+    fn event(&mut self, event: &SseEvent, out: &mut Vec<u8>) -> Result<(), TranslateError> {
         let write_name = |out: &mut Vec<u8>| {
             if let Some(name) = &event.event {
                 out.extend_from_slice(b"event: ");
@@ -122,14 +155,14 @@ impl StreamRestamper {
             }
         };
         if event.is_done() {
+            self.complete = true;
             write_name(out);
             out.extend_from_slice(sse::DONE);
-            return;
+            return Ok(());
         }
         let Ok(view) = RequestView::parse(event.data.as_bytes()) else {
-            write_name(out);
-            sse::write_data(out, event.data.as_bytes());
-            return;
+            let shown = String::from_utf8_lossy(&event.data.as_bytes()[..event.data.len().min(80)]).into_owned();
+            return Err(TranslateError::ProviderBody(format!("a stream event is not JSON: {shown:?}")));
         };
         // No `choices` member counts as an empty one: such a chunk has no choice to pass on either.
         let scan = match view.get("choices") {
@@ -138,6 +171,7 @@ impl StreamRestamper {
         };
         if let Some(scan) = &scan {
             self.produced.add_bytes(scan.text_bytes);
+            self.complete |= scan.finished;
         }
         let mut usage_only = false;
         if let Some(raw) = view.get("usage").filter(|u| u.get() != "null") {
@@ -152,7 +186,7 @@ impl StreamRestamper {
         }
         if usage_only && !self.client_usage {
             // The client did not ask for it (we did, for the bill): read, not passed on.
-            return;
+            return Ok(());
         }
         write_name(out);
         if view.get("model").is_some() {
@@ -161,6 +195,7 @@ impl StreamRestamper {
         } else {
             sse::write_data(out, event.data.as_bytes());
         }
+        Ok(())
     }
 }
 
