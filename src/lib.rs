@@ -22,6 +22,7 @@ pub mod config;
 pub mod cost;
 pub mod error;
 pub mod keys;
+pub mod logs;
 pub mod metrics;
 pub mod proxy;
 pub mod reload;

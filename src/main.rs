@@ -6,7 +6,7 @@ use clap::Parser;
 use tollgate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    tollgate::logs::init();
     let cli = Cli::parse();
     let Some(path) = cli.config.clone() else {
         eprintln!("tollgate: --config PATH is required (a LiteLLM config.yaml)");

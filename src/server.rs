@@ -26,9 +26,11 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     for w in &config.warnings {
         warn!("{w}");
     }
-    if config.general.master_key.is_none() {
-        warn!("general_settings.master_key is not set: the gateway is OPEN, every client is admitted");
-    }
+    crate::reload::warn_if_open(&config);
+    // Taken by another process: say so now, rather than let Pingora's listener retry and warn forever.
+    let listen = format!("{}:{}", cli.host, cli.port);
+    drop(std::net::TcpListener::bind(&listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?);
+    private_files();
     let state_dir = cli.state_dir();
     std::fs::create_dir_all(&state_dir).map_err(|e| format!("state dir {}: {e}", state_dir.display()))?;
     let created =
@@ -86,12 +88,21 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     server.bootstrap();
     let gateway = Gateway { live: live.clone(), connector, resolver: Resolver::default(), keys: keys.clone(), limits };
     let mut proxy = pingora_proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
-    proxy.add_tcp(&format!("{}:{}", cli.host, cli.port));
+    proxy.add_tcp(&listen);
     server.add_service(proxy);
     server.add_service(background_service("config reload", ReloadService { live: live.clone() }));
     let grace = std::time::Duration::from_secs(cli.grace_period);
     server.add_service(background_service("drain on stop", DrainService { live, grace, keys }));
     server.run_forever()
+}
+
+/// Every file the process creates from now on is its own alone (0600, directories 0700): the state
+/// directory's SQLite files hold key hashes, spend and audit records.
+fn private_files() {
+    // SAFETY: umask(2) only sets the calling process's file mode creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
 }
 
 /// A Redis URL without its password, for logs.

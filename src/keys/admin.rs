@@ -118,6 +118,11 @@ pub(super) async fn handle(keys: &Keys, req: AdminRequest<'_>) -> Result<AdminAn
         return Err(non_admin(path, &req.caller));
     }
     let query = Query::parse(req.query.unwrap_or(""));
+    if let Some(field) = nul_field(req.body, &query) {
+        // PostgreSQL cannot store a NUL in text and SQLite would cut the value there: the client's mistake,
+        // named, never a "database not reachable".
+        return Err(bad_request(format!("{field} must not contain a NUL character (\\u0000)"), &field));
+    }
     let call = Call { keys, body: req.body, query: &query, caller: &req.caller, now: req.now_unix };
     let value = match route {
         Route::KeyGenerate => call.key_generate().await,
@@ -144,6 +149,38 @@ pub(super) async fn handle(keys: &Keys, req: AdminRequest<'_>) -> Result<AdminAn
     let body = serde_json::to_vec(&value)
         .map_err(|e| error(500, "internal_server_error", format!("answer does not serialise: {e}"), None))?;
     Ok(AdminAnswer { status: 200, body: bytes::Bytes::from(body) })
+}
+
+/// The first field of the body (as a path, `metadata.tag`, `models[2]`) or query parameter that holds a
+/// NUL character, in a key or a value.
+fn nul_field(body: &[u8], query: &Query) -> Option<String> {
+    if let Some((name, _)) = query.0.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Some(name.replace('\0', "\\u0000"));
+    }
+    // A raw NUL is not valid JSON (the parse refuses it); only the escape can carry one.
+    if !body.windows(6).any(|w| w == b"\\u0000") {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    fn walk(v: &serde_json::Value, path: &str) -> Option<String> {
+        let here = || if path.is_empty() { "body".to_string() } else { path.to_string() };
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => Some(here()),
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().find_map(|(i, x)| walk(x, &format!("{}[{i}]", here())))
+            }
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+                let name = k.replace('\0', "\\u0000");
+                let path = if path.is_empty() { name } else { format!("{path}.{name}") };
+                if k.contains('\0') {
+                    return Some(path);
+                }
+                walk(x, &path)
+            }),
+            _ => None,
+        }
+    }
+    walk(&value, "")
 }
 
 fn error(status: u16, kind: &'static str, message: impl Into<String>, param: Option<&str>) -> AdminError {

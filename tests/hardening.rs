@@ -1,0 +1,261 @@
+//! What an attacker, a broken provider and a careless operator can do to the gateway, and what it must
+//! do instead: a reload that would open the gateway is refused, a provider's garbage is its failure (502,
+//! retried elsewhere, cooled down, logged), malformed requests get OpenAI-shaped refusals, idle and
+//! trickling connections are closed on time, and the state directory is private.
+//!
+//! Every test runs the gateway binary on a free port of 127.0.0.1 in front of fake providers; every wait
+//! is bounded.
+//!
+//! Run: `cargo test --test hardening`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly at the first broken expectation")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    chat_body, client, config_with, expect_openai_error, openai_deployment, within, FakeProvider, Gateway, Reply,
+    SseEvents, MASTER_KEY,
+};
+use serde_json::{json, Value};
+
+/// Deadline of one test.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A `model_list` entry of group `group` answering `text` from `mock_response`, no provider.
+fn mock_deployment(group: &str, text: &str) -> String {
+    format!("  - model_name: {group}\n    litellm_params:\n      model: openai/gpt-4o-mini\n      mock_response: \"{text}\"\n")
+}
+
+/// The text of a chat answer from `model` with the master key, or the status and body.
+async fn ask(gw: &Gateway, model: &str) -> Result<String, String> {
+    let resp = client()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(MASTER_KEY)
+        .json(&chat_body(model, "hi"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.map_err(|e| e.to_string())?;
+    match body["choices"][0]["message"]["content"].as_str() {
+        Some(text) if status == 200 => Ok(text.to_string()),
+        _ => Err(format!("{status} {body}")),
+    }
+}
+
+/// Rewrites the config, sends SIGHUP and waits until the reload's verdict is logged; true if refused.
+async fn reload(gw: &Gateway, yaml: &str) -> bool {
+    let count = |log: &str| (log.matches("reload refused").count(), log.matches(" applied").count());
+    let before = count(&gw.stderr());
+    gw.rewrite_config(yaml);
+    gw.signal("HUP");
+    for _ in 0..200 {
+        let now = count(&gw.stderr());
+        if now.0 > before.0 {
+            return true;
+        }
+        if now.1 > before.1 {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the reload was neither refused nor applied within 5 s:\n{}", gw.stderr());
+}
+
+/// `POST /key/generate` without any key: the status.
+async fn mint_without_key(gw: &Gateway) -> u16 {
+    let resp = client().post(gw.url("/key/generate")).json(&json!({})).send().await.expect("key/generate");
+    resp.status().as_u16()
+}
+
+// ---------------------------------------------------------------- 1. a reload never opens the gateway
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_that_would_open_the_gateway_are_refused_and_the_old_config_serves() {
+    within(DEADLINE, async {
+        let good = config_with(&mock_deployment("x", "from x"));
+        let gw = Gateway::start(&good).await;
+        assert_eq!(ask(&gw, "x").await.as_deref(), Ok("from x"));
+        assert_eq!(mint_without_key(&gw).await, 401);
+
+        let no_master_key = format!("model_list:\n{}", mock_deployment("x", "open x"));
+        let no_groups = format!("model_list: []\ngeneral_settings:\n  master_key: {MASTER_KEY}\n");
+        for (what, yaml) in [("an empty file", ""), ("no master_key", &no_master_key), ("no model group", &no_groups)] {
+            assert!(reload(&gw, yaml).await, "the reload of {what} was applied");
+            assert_eq!(ask(&gw, "x").await.as_deref(), Ok("from x"), "after the reload of {what}");
+            assert_eq!(mint_without_key(&gw).await, 401, "a key could be minted without the master key after {what}");
+        }
+        let log = gw.stderr();
+        assert!(log.contains("general_settings.master_key: the new file has none"), "{log}");
+        assert!(log.contains("model_list: required"), "{log}");
+
+        // Said explicitly, an open gateway is what the operator wants: applied, warned about, and shown.
+        let open = format!("{no_master_key}general_settings:\n  open_gateway: true\n");
+        assert!(!reload(&gw, &open).await, "the explicit open_gateway reload was refused:\n{}", gw.stderr());
+        assert_eq!(ask(&gw, "x").await.as_deref(), Ok("open x"));
+        assert!(gw.stderr().contains("(open_gateway: true): the gateway is OPEN"), "{}", gw.stderr());
+        let ready: Value =
+            client().get(gw.url("/health/readiness")).send().await.expect("readiness").json().await.expect("json");
+        assert_eq!(ready["open_gateway"], json!(true), "{ready}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_gateway_says_so_at_start_and_in_health() {
+    within(DEADLINE, async {
+        let gw = Gateway::start(&format!("model_list:\n{}", mock_deployment("x", "hi"))).await;
+        assert!(gw.stderr().contains("the gateway is OPEN"), "{}", gw.stderr());
+        let health: Value = client().get(gw.url("/health")).send().await.expect("health").json().await.expect("json");
+        assert_eq!(health["open_gateway"], json!(true), "{health}");
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------- 3. a provider's garbage is its failure
+
+/// A group `g` of two deployments, the first on `bad`, the second on `good`; cooldown after one failure.
+fn pair(bad: &FakeProvider, good: &FakeProvider) -> String {
+    format!(
+        "{}router_settings:\n  allowed_fails: 0\n  cooldown_time: 30\n",
+        config_with(&[openai_deployment("g", "bad-model", bad), openai_deployment("g", "good-model", good)].concat())
+    )
+}
+
+/// Whether `/health` lists the deployment on `fake` as cooling down.
+async fn cooling_down(gw: &Gateway, fake: &FakeProvider) -> bool {
+    let health: Value = client()
+        .get(gw.url("/health"))
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .expect("/health")
+        .json()
+        .await
+        .expect("json");
+    let unhealthy = health["unhealthy_endpoints"].as_array().cloned().unwrap_or_default();
+    unhealthy.iter().any(|d| d["api_base"] == json!(fake.api_base()))
+}
+
+/// Sends `body` until the bad fake was hit once; every answer must be the good fake's.
+async fn served_by_the_good_one(gw: &Gateway, bad: &FakeProvider, body: &Value) {
+    for _ in 0..20 {
+        let resp = client()
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(MASTER_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("chat");
+        assert_eq!(resp.status().as_u16(), 200, "the client saw the bad provider: {:?}", resp.text().await);
+        if body["stream"] == json!(true) {
+            let (events, _) = SseEvents::new(resp).collect().await;
+            assert!(events.iter().any(|e| e.data == "[DONE]"), "stream not whole: {events:?}");
+            assert!(events.iter().all(|e| !e.data.contains("bad-model")), "{events:?}");
+        } else {
+            let v: Value = resp.json().await.expect("json");
+            assert_eq!(v["choices"][0]["message"]["content"], json!("echo: hi"), "{v}");
+        }
+        if bad.hits() > 0 {
+            return;
+        }
+    }
+    panic!("the bad deployment was never tried in 20 calls");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_that_is_not_json_is_retried_on_the_other_deployment_and_cools_it_down() {
+    within(DEADLINE, async {
+        let bad = FakeProvider::start(Reply::Raw { status: 200, content_type: "text/plain", body: "OK" }).await;
+        let good = FakeProvider::start(Reply::Echo).await;
+        let gw = Gateway::start(&pair(&bad, &good)).await;
+        served_by_the_good_one(&gw, &bad, &chat_body("g", "hi")).await;
+        assert!(cooling_down(&gw, &bad).await, "the deployment answering garbage is not cooling down");
+        assert!(
+            gw.stderr_contains_within("provider failures (1)", Duration::from_secs(5)).await,
+            "no warn line for the provider failure:\n{}",
+            gw.stderr()
+        );
+        let log = gw.stderr();
+        let line = log.lines().find(|l| l.contains("provider failures")).unwrap_or_default();
+        assert!(line.contains("WARN") && line.contains("call_id=") && line.contains("not a JSON object"), "{line}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_cut_streams_are_retried_before_the_client_sees_a_byte() {
+    within(DEADLINE, async {
+        let good = FakeProvider::start(Reply::SseDrip { events: 3, interval: Duration::ZERO }).await;
+        let mut stream = chat_body("g", "hi");
+        stream["stream"] = json!(true);
+        let cases = [
+            Reply::Raw { status: 200, content_type: "text/plain", body: "OK" },
+            Reply::Raw { status: 200, content_type: "application/json", body: "{\"id\":\"x\"}" },
+            Reply::Raw { status: 200, content_type: "text/event-stream", body: "data: <html>oops</html>\n\n" },
+            Reply::SseCut { events: 0, partial: "data: {\"id\":\"chatcmpl-cut\",\"obj" },
+            Reply::SseCut { events: 0, partial: "" },
+        ];
+        for reply in cases {
+            let what = format!("{reply:?}");
+            let bad = FakeProvider::start(reply).await;
+            let gw = Gateway::start(&pair(&bad, &good)).await;
+            served_by_the_good_one(&gw, &bad, &stream).await;
+            assert!(cooling_down(&gw, &bad).await, "{what}: not cooling down");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_bad_provider_is_a_502_not_a_success() {
+    within(DEADLINE, async {
+        let bad = FakeProvider::start(Reply::Raw { status: 200, content_type: "text/plain", body: "OK" }).await;
+        let gw = Gateway::start(&config_with(&openai_deployment("g", "m", &bad))).await;
+        for stream in [false, true] {
+            let mut body = chat_body("g", "hi");
+            body["stream"] = json!(stream);
+            let resp = client()
+                .post(gw.url("/v1/chat/completions"))
+                .bearer_auth(MASTER_KEY)
+                .json(&body)
+                .send()
+                .await
+                .expect("chat");
+            assert_eq!(resp.headers()["content-type"], "application/json");
+            let error = expect_openai_error(resp, 502).await;
+            assert_eq!(error["type"], json!("api_error"), "{error}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_after_its_first_events_ends_with_an_error_event_and_counts_as_a_failure() {
+    within(DEADLINE, async {
+        let bad = FakeProvider::start(Reply::SseCut { events: 2, partial: "" }).await;
+        let cfg = format!(
+            "{}router_settings:\n  allowed_fails: 0\n  cooldown_time: 30\n",
+            config_with(&openai_deployment("g", "m", &bad))
+        );
+        let gw = Gateway::start(&cfg).await;
+        let mut body = chat_body("g", "hi");
+        body["stream"] = json!(true);
+        let resp = client()
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(MASTER_KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("chat");
+        assert_eq!(resp.status().as_u16(), 200);
+        let (events, _) = SseEvents::new(resp).collect().await;
+        let last = events.last().expect("events");
+        let error: Value = serde_json::from_str(&last.data).expect("last event is JSON");
+        assert_eq!(error["error"]["type"], json!("api_error"), "{events:?}");
+        assert!(!events.iter().any(|e| e.data == "[DONE]"), "a cut stream must not look whole: {events:?}");
+        assert!(cooling_down(&gw, &bad).await, "the cut stream did not count as a failure");
+    })
+    .await;
+}
