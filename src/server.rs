@@ -52,6 +52,7 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
         }
         None => Limits::memory(),
     };
+    limits.set_spend_source(Arc::new(crate::proxy::access::DatabaseSpend(keys.clone())));
     {
         let _guard = control.enter();
         keys.start();

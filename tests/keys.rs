@@ -11,6 +11,8 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -339,13 +341,73 @@ async fn redis_killed_mid_run_keeps_calls_served_and_counters_reconcile() {
             eventually(Duration::from_secs(10), || async { health().await["tollgate"]["redis"] == "up" }).await,
             "the gateway never saw Redis come back"
         );
-        let keys = redis.cli(&["--scan", "--pattern", "*"]).unwrap_or_default();
-        assert!(!keys.trim().is_empty(), "nothing was reconciled into Redis");
         let metrics = client().get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("tollgate_redis_up 1"), "{metrics}");
         assert!(!metrics.contains("tollgate_redis_reconciles_total 0\n"), "{metrics}");
-        // Served on Redis again.
+        // Served on Redis again; the key's counter, gone with Redis' memory, starts from the database's
+        // spend read at that moment: every call before and during the outage.
         assert_eq!(chat(&gw, &key, "cheap").await.status().as_u16(), 200);
+        let counters = redis.cli(&["--scan", "--pattern", "tg:b:key:*"]).unwrap_or_default();
+        let counter = counters.lines().next().expect("the key's budget counter is back in Redis").trim().to_owned();
+        let spent: f64 = redis.cli(&["HGET", &counter, "spent"]).unwrap_or_default().trim().parse().unwrap();
+        assert!(spent >= 15.0 * CALL_COST - 1e-9, "the counter restarted below the database's spend: {spent}");
+        // One outage, one line each way: the health check does not flap while Redis restarts.
+        let log = gw.stderr();
+        assert_eq!(log.matches("spend: redis failed").count(), 1, "{log}");
+        assert_eq!(log.matches("redis is back").count(), 1, "{log}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_budget_holds_when_redis_loses_its_data_under_load() {
+    within(Duration::from_secs(120), async {
+        let redis = RedisServer::start();
+        let schema = PgSchema::create();
+        let (general, router) = shared(&redis, &schema.url());
+        let gw = Gateway::start(&config(&general, &router)).await;
+        let budget = 40.0 * CALL_COST;
+        let key = new_key(&gw, json!({"max_budget": budget})).await;
+        let url = gw.url("/v1/chat/completions");
+        // Four clients call until refused; Redis loses everything (FLUSHALL) twice along the way.
+        let charged = Arc::new(Mutex::new(0.0f64));
+        let served = Arc::new(AtomicUsize::new(0));
+        let mut clients = Vec::new();
+        for _ in 0..4 {
+            let (url, key, charged, served) = (url.clone(), key.clone(), charged.clone(), served.clone());
+            clients.push(tokio::spawn(async move {
+                for _ in 0..200 {
+                    let mut body = chat_body("cheap", "hello");
+                    body["max_tokens"] = json!(20);
+                    let resp = client().post(&url).bearer_auth(&key).json(&body).send().await.expect("call");
+                    match resp.status().as_u16() {
+                        200 => {
+                            *charged.lock().unwrap() += cost_of(&resp);
+                            served.fetch_add(1, Ordering::SeqCst);
+                        }
+                        429 => return,
+                        other => panic!("unexpected status {other}"),
+                    }
+                }
+            }));
+        }
+        for at in [10, 25] {
+            assert!(
+                eventually(Duration::from_secs(20), || async { served.load(Ordering::SeqCst) >= at }).await,
+                "calls stopped before {at}"
+            );
+            redis.cli(&["FLUSHALL"]).expect("FLUSHALL");
+        }
+        for c in clients {
+            c.await.unwrap();
+        }
+        let charged = *charged.lock().unwrap();
+        assert!(
+            charged <= budget + CALL_COST + 1e-9,
+            "charged {charged} over budget {budget} + one call after Redis lost its data ({} calls)",
+            served.load(Ordering::SeqCst)
+        );
+        assert!(charged >= budget - 5.0 * CALL_COST, "refused too early: {charged} of {budget}");
     })
     .await;
 }

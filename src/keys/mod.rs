@@ -265,6 +265,62 @@ impl Keys {
         }
     }
 
+    /// The spend of each `(scope, id, window)` (`scope` as [`crate::spend::Scope::as_str`] names it: `key`
+    /// with the key's hash, `team`, `user`, `end_user`) read from the database now, plus what this instance
+    /// settled and has not written yet; `None` where the database does not answer or the scope has no row.
+    /// Off the hot path: only for a budget counter Redis does not have.
+    pub async fn fresh_spend(&self, owners: &[(&str, &str, i64)]) -> Vec<Option<f64>> {
+        let mut out = Vec::with_capacity(owners.len());
+        for &(scope, id, window) in owners {
+            let table = match scope {
+                "key" => Table::Keys,
+                "team" => Table::Teams,
+                "user" => Table::Users,
+                "end_user" => Table::Customers,
+                _ => {
+                    out.push(None);
+                    continue;
+                }
+            };
+            let row = match self.note_health(self.store.get(table, id).await) {
+                Ok(row) => row,
+                Err(_) => {
+                    out.push(None);
+                    continue;
+                }
+            };
+            let stored = row.filter(|r| r.spend_window == window).map_or(0.0, |r| r.spend);
+            out.push(Some(stored + self.unwritten_spend(table, id, window)));
+        }
+        out
+    }
+
+    /// Spend this instance queued or carried for `table`/`id` and not yet written (the writer counts
+    /// queued events in the window current when it writes them: `window`).
+    fn unwritten_spend(&self, table: Table, id: &str, window: i64) -> f64 {
+        let carried = match self.unwritten.lock() {
+            Ok(c) => c.get(&(table, id.to_string(), window)).copied().unwrap_or(0.0),
+            Err(poisoned) => poisoned.into_inner().get(&(table, id.to_string(), window)).copied().unwrap_or(0.0),
+        };
+        let queued: f64 = {
+            let pending = match self.pending.lock() {
+                Ok(p) => p,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            pending
+                .iter()
+                .filter(|e| match table {
+                    Table::Keys => e.key_token == id,
+                    Table::Teams => e.team_id.as_deref() == Some(id),
+                    Table::Users => e.user_id.as_deref() == Some(id),
+                    Table::Customers => e.end_user.as_deref() == Some(id),
+                })
+                .map(|e| e.cost)
+                .sum()
+        };
+        carried + queued
+    }
+
     /// False while the database does not answer.
     pub fn db_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)

@@ -139,6 +139,25 @@ pub fn may_use(principal: &Principal, group: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The keys database as the seed of budget counters Redis does not have ([`crate::spend::SpendSource`]).
+pub struct DatabaseSpend(pub std::sync::Arc<crate::keys::Keys>);
+
+impl crate::spend::SpendSource for DatabaseSpend {
+    fn spend_now<'a>(
+        &'a self,
+        budgets: &'a [Budget],
+        now_unix: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Option<f64>>> + Send + 'a>> {
+        Box::pin(async move {
+            let owners: Vec<(&str, &str, i64)> = budgets
+                .iter()
+                .map(|b| (b.scope.as_str(), b.id.as_str(), b.window.map_or(0, |w| w.index(now_unix))))
+                .collect();
+            self.0.fresh_spend(&owners).await
+        })
+    }
+}
+
 /// Every budget, rate and parallel limit of the caller's chain, and of the end-user named by the
 /// request's `user` field, for a call whose worst case costs `amount`.
 pub fn reservation(gw: &Gateway, caller: &Caller, end_user: Option<&str>, amount: f64, now: i64) -> Reservation {

@@ -76,7 +76,15 @@ pub(super) enum Denied {
 pub(super) struct PlannedBudget {
     pub key: String,
     pub max: f64,
+    /// The spend the database knows (the cache's copy, or read at this moment when `fresh`): a floor
+    /// for the counter, and its start when it is created.
     pub seed: f64,
+    /// `seed` was read from the database at this moment: Redis may create a missing counter from it
+    /// (else it answers "unseeded" and the caller reads the database first).
+    pub fresh: bool,
+    /// What this instance holds reserved on the counter in calls still in flight: a counter created
+    /// anew (Redis lost it) starts with it reserved, so those calls are not forgotten.
+    pub in_flight: f64,
     pub ttl_ms: i64,
     pub index: i64,
 }
@@ -115,6 +123,8 @@ impl ReservePlan {
                         // NaN refuses; an infinite max is the largest finite one (Lua cannot parse `inf`).
                         max: if b.max.is_nan() { 0.0 } else { b.max.min(f64::MAX) },
                         seed: if b.seed.is_finite() { b.seed.max(0.0) } else { 0.0 },
+                        fresh: false,
+                        in_flight: 0.0,
                         ttl_ms: budget_ttl_ms(b.window, index, now_ms),
                         index,
                     }

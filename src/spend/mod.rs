@@ -415,6 +415,21 @@ const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 /// How often the background task pings Redis.
 const PING_EVERY: Duration = Duration::from_secs(1);
 
+/// Pings in a row Redis must answer before the gateway trusts it again: a Redis restarting accepts a
+/// ping before it serves every connection, and switching back at the first one made the state flap.
+const PINGS_TO_RECOVER: u32 = 3;
+
+/// Where a budget counter that Redis does not have gets its start: the spend the database knows, read at
+/// this moment (plus what this instance settled and has not written yet), never a cached copy.
+pub trait SpendSource: Send + Sync {
+    /// The spend of each budget in its window current at `now_unix`; `None` where it cannot be read now.
+    fn spend_now<'a>(
+        &'a self,
+        budgets: &'a [Budget],
+        now_unix: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Option<f64>>> + Send + 'a>>;
+}
+
 /// The budget, rate and parallel counters of one gateway instance (shared with others through Redis).
 pub struct Limits {
     memory: MemoryStore,
@@ -424,6 +439,13 @@ pub struct Limits {
     started: AtomicBool,
     pending: Mutex<Pending>,
     counters: Counters,
+    /// Where missing Redis budget counters are seeded from (the keys database), once wired.
+    source: std::sync::OnceLock<Arc<dyn SpendSource>>,
+    /// USD this instance holds reserved in Redis budget counters, by counter, for calls in flight: a
+    /// counter Redis lost is created again with it reserved.
+    in_flight: Mutex<HashMap<String, f64>>,
+    /// Pings answered in a row while Redis is marked down.
+    recovering: std::sync::atomic::AtomicU32,
 }
 
 impl Limits {
@@ -459,7 +481,15 @@ impl Limits {
             started: AtomicBool::new(false),
             pending: Mutex::new(Pending::default()),
             counters: Counters::default(),
+            source: std::sync::OnceLock::new(),
+            in_flight: Mutex::new(HashMap::new()),
+            recovering: std::sync::atomic::AtomicU32::new(0),
         }
+    }
+
+    /// Wires the database that seeds budget counters Redis does not have (once; later calls are ignored).
+    pub fn set_spend_source(&self, source: Arc<dyn SpendSource>) {
+        let _ = self.source.set(source);
     }
 
     /// Starts the task that pings Redis every second and reconciles when it returns, on the current tokio
@@ -536,8 +566,8 @@ impl Limits {
 
     /// Takes every counter of `r` or none: `Err` names the first limit that refused.
     pub async fn reserve(&self, r: Reservation, now_unix_ms: i64) -> Result<Ticket, Refusal> {
-        let plan = keys::ReservePlan::new(&r, now_unix_ms);
-        let result = self.reserve_plan(&plan, &r, now_unix_ms).await;
+        let mut plan = keys::ReservePlan::new(&r, now_unix_ms);
+        let result = self.reserve_plan(&mut plan, &r, now_unix_ms).await;
         match result {
             Ok(backend) => {
                 self.counters.reservations.fetch_add(1, Ordering::Relaxed);
@@ -553,15 +583,34 @@ impl Limits {
         }
     }
 
-    async fn reserve_plan(&self, plan: &keys::ReservePlan, r: &Reservation, now_ms: i64) -> Result<Backend, Refusal> {
+    async fn reserve_plan(
+        &self,
+        plan: &mut keys::ReservePlan,
+        r: &Reservation,
+        now_ms: i64,
+    ) -> Result<Backend, Refusal> {
         if plan.is_empty() {
             // Nothing to count: no round trip, and nothing to refuse even when Redis is down.
             return Ok(Backend::Memory);
         }
         if let Some(redis) = &self.redis {
             if !self.down.load(Ordering::SeqCst) {
-                match redis.reserve(plan).await {
-                    Ok(outcome) => return outcome.map(|()| Backend::Redis).map_err(|d| plan.refusal(d, now_ms, r)),
+                let mut outcome = redis.reserve(plan).await;
+                if let Ok(redis::Reserved::Unseeded(missing)) = &outcome {
+                    // Redis lost these counters (restart, eviction, FLUSHALL) or a window begins: seed them
+                    // from the database now, never from the cache, and ask once more.
+                    self.seed_fresh(plan, r, missing, now_ms).await;
+                    outcome = redis.reserve(plan).await;
+                }
+                match outcome {
+                    Ok(redis::Reserved::Taken) => {
+                        self.hold(plan);
+                        return Ok(Backend::Redis);
+                    }
+                    Ok(redis::Reserved::Denied(d)) => return Err(plan.refusal(d, now_ms, r)),
+                    Ok(redis::Reserved::Unseeded(_)) => {
+                        return Err(Refusal::Unavailable("redis would not take a fresh budget seed".into()))
+                    }
                     Err(e) => self.mark_down(&e),
                 }
             }
@@ -571,6 +620,53 @@ impl Limits {
             self.counters.local_fallbacks.fetch_add(1, Ordering::Relaxed);
         }
         self.memory.reserve(plan, now_ms).map(|()| Backend::Memory).map_err(|d| plan.refusal(d, now_ms, r))
+    }
+
+    /// Sets the seeds of the budgets at `missing` (positions in `plan`) from the database, read now, and what
+    /// this instance holds reserved on them; a budget the database cannot give keeps the cache's seed.
+    async fn seed_fresh(&self, plan: &mut keys::ReservePlan, r: &Reservation, missing: &[usize], now_ms: i64) {
+        let budgets: Vec<Budget> = missing.iter().filter_map(|&i| r.budgets.get(i).cloned()).collect();
+        let fresh = match self.source.get() {
+            Some(source) => source.spend_now(&budgets, now_ms.div_euclid(1000)).await,
+            None => Vec::new(),
+        };
+        let held = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        for (n, &i) in missing.iter().enumerate() {
+            let Some(b) = plan.budgets.get_mut(i) else { continue };
+            match fresh.get(n).copied().flatten() {
+                Some(spend) if spend.is_finite() => b.seed = b.seed.max(spend),
+                _ => log::warn!("spend: the database did not give the spend of {}; seeded from the cache", b.key),
+            }
+            b.fresh = true;
+            b.in_flight = held.get(&b.key).copied().unwrap_or(0.0);
+        }
+    }
+
+    /// Counts a Redis reservation as this instance's until it is settled.
+    fn hold(&self, plan: &keys::ReservePlan) {
+        if plan.amount <= 0.0 || plan.budgets.is_empty() {
+            return;
+        }
+        let mut held = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        for b in &plan.budgets {
+            *held.entry(b.key.clone()).or_insert(0.0) += plan.amount;
+        }
+    }
+
+    /// A Redis reservation settled (or handed to the reconcile queue): no longer in flight here.
+    fn release(&self, plan: &keys::SettlePlan) {
+        if plan.amount <= 0.0 || plan.budgets.is_empty() {
+            return;
+        }
+        let mut held = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        for b in &plan.budgets {
+            if let Some(v) = held.get_mut(&b.reserve_key) {
+                *v -= plan.amount;
+                if *v <= plan.amount * 1e-9 {
+                    held.remove(&b.reserve_key);
+                }
+            }
+        }
     }
 
     /// Gives back what `t` reserved and books the real `cost` (0 refunds) and `tokens`, on the backend that
@@ -584,6 +680,7 @@ impl Limits {
         match t.backend {
             Backend::Memory => self.settle_memory(&plan, now_unix_ms),
             Backend::Redis => {
+                self.release(&plan);
                 let Some(redis) = &self.redis else {
                     return;
                 };
@@ -639,8 +736,13 @@ impl Limits {
             return;
         };
         if let Err(e) = redis.ping().await {
+            self.recovering.store(0, Ordering::SeqCst);
             self.mark_down(&e);
             return;
+        }
+        let down = self.down.load(Ordering::SeqCst);
+        if down && self.recovering.fetch_add(1, Ordering::SeqCst) + 1 < PINGS_TO_RECOVER {
+            return; // not yet: a restarting Redis answers pings before it serves every connection
         }
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
         if !pending.is_empty() {
@@ -653,6 +755,10 @@ impl Limits {
         if self.down.load(Ordering::SeqCst) {
             // Redis holds the truth again; local counters would be stale next time it goes down.
             self.memory.clear();
+            self.recovering.store(0, Ordering::SeqCst);
+            // Each proxy thread opens a fresh connection: one left broken by the outage would fail the
+            // first calls and mark Redis down again at once.
+            redis.renew_connections();
             self.down.store(false, Ordering::SeqCst);
             self.counters.reconciles.fetch_add(1, Ordering::Relaxed);
             log::info!("spend: redis is back; local spend pushed, counters live in redis again");

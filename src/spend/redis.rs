@@ -24,23 +24,39 @@ use super::keys::{Denied, ReservePlan, SettlePlan, PARALLEL_TTL_MS};
 use super::{Pending, REDIS_TIMEOUT};
 
 /// KEYS: budget windows (nb), rate minutes (nr), parallel counters (np).
-/// ARGV: amount, nb, nr, np; per budget: max, seed, ttl_ms; per rate: rpm, tpm (-1: none), ttl_ms;
-/// per parallel: max, ttl_ms.
-/// Returns {"ok"} or {kind, position (1-based), spent}.
+/// ARGV: amount, nb, nr, np; per budget: max, seed, ttl_ms, fresh (1/0), in_flight; per rate: rpm, tpm (-1: none),
+/// ttl_ms; per parallel: max, ttl_ms.
+/// Returns {"ok"}, {kind, position (1-based), spent}, or {"unseeded", positions (comma-separated)} when budget
+/// counters are missing and their seed is not fresh: nothing is taken then.
+///
+/// A budget's spend is never below its seed (the database's spend): `max(redis, database)`, so a counter that
+/// came back after Redis lost it cannot be below what the database knows.
 const RESERVE_LUA: &str = r"
 local nb, nr, np = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local amount = tonumber(ARGV[1])
 local a = 5
+local unseeded = {}
 for i = 1, nb do
   local v = redis.call('HMGET', KEYS[i], 'spent', 'reserved')
-  local spent_s = v[1] or ARGV[a + 1]
-  local spent = tonumber(spent_s)
-  local reserved = tonumber(v[2] or '0')
-  local max = tonumber(ARGV[a])
-  if spent >= max or spent + reserved + amount > max then
-    return {'budget', tostring(i), spent_s}
+  if not v[1] and ARGV[a + 3] ~= '1' then
+    unseeded[#unseeded + 1] = tostring(i)
+  else
+    local seed = tonumber(ARGV[a + 1])
+    local spent = seed
+    local reserved = tonumber(ARGV[a + 4])
+    if v[1] then
+      spent = math.max(tonumber(v[1]), seed)
+      reserved = tonumber(v[2] or '0')
+    end
+    local max = tonumber(ARGV[a])
+    if spent >= max or spent + reserved + amount > max then
+      return {'budget', tostring(i), tostring(spent)}
+    end
   end
-  a = a + 3
+  a = a + 5
+end
+if #unseeded > 0 then
+  return {'unseeded', table.concat(unseeded, ','), ''}
 end
 for i = 1, nr do
   local v = redis.call('HMGET', KEYS[nb + i], 'req', 'tok')
@@ -64,12 +80,15 @@ end
 a = 5
 for i = 1, nb do
   local k = KEYS[i]
-  if redis.call('HEXISTS', k, 'spent') == 0 then
+  local spent = redis.call('HGET', k, 'spent')
+  if not spent then
+    redis.call('HSET', k, 'spent', ARGV[a + 1], 'reserved', ARGV[a + 4])
+  elseif tonumber(spent) < tonumber(ARGV[a + 1]) then
     redis.call('HSET', k, 'spent', ARGV[a + 1])
   end
   redis.call('HINCRBYFLOAT', k, 'reserved', ARGV[1])
   redis.call('PEXPIRE', k, ARGV[a + 2])
-  a = a + 3
+  a = a + 5
 end
 for i = 1, nr do
   local k = KEYS[nb + i]
@@ -89,7 +108,11 @@ return {'ok', '', ''}
 ";
 
 /// KEYS: reserve windows (nb), current windows (nb), rate minutes (nr), parallel counters (np).
-/// ARGV: amount, cost, tokens, nb, nr, np; per budget: seed, ttl_ms; per rate: ttl_ms.
+/// ARGV: amount, cost, tokens, nb, nr, np; per budget: seed (unused: see below), ttl_ms; per rate: ttl_ms.
+///
+/// A budget counter that is missing (Redis lost it, or the window rolled) is not created here: the cost is
+/// in the database's queue too, and the next reserve seeds the counter from a fresh database read, which a
+/// seed carried since the reserve would undercut.
 const SETTLE_LUA: &str = r"
 local nb, nr, np = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local cost = tonumber(ARGV[2])
@@ -101,10 +124,7 @@ for i = 1, nb do
       redis.call('HSET', rk, 'reserved', '0')
     end
   end
-  if cost > 0 then
-    if redis.call('HEXISTS', ck, 'spent') == 0 then
-      redis.call('HSET', ck, 'spent', ARGV[a])
-    end
+  if cost > 0 and redis.call('HEXISTS', ck, 'spent') == 1 then
     redis.call('HINCRBYFLOAT', ck, 'spent', ARGV[2])
     if redis.call('PTTL', ck) < tonumber(ARGV[a + 1]) then
       redis.call('PEXPIRE', ck, ARGV[a + 1])
@@ -130,16 +150,16 @@ return 1
 ";
 
 /// KEYS: budget windows (nb), parallel counters.
-/// ARGV: nb; per budget: seed, spent delta, unreserve, ttl_ms; per parallel: calls to release.
+/// ARGV: nb; per budget: seed (unused), spent delta, unreserve, ttl_ms; per parallel: calls to release.
+///
+/// Spend is added only to counters Redis still has: a missing one (Redis restarted empty) is seeded by the
+/// next reserve from a fresh database read, which already holds this spend (see `SETTLE_LUA`).
 const RECONCILE_LUA: &str = r"
 local nb = tonumber(ARGV[1])
 local a = 2
 for i = 1, nb do
   local k = KEYS[i]
-  if tonumber(ARGV[a + 1]) > 0 then
-    if redis.call('HEXISTS', k, 'spent') == 0 then
-      redis.call('HSET', k, 'spent', ARGV[a])
-    end
+  if tonumber(ARGV[a + 1]) > 0 and redis.call('HEXISTS', k, 'spent') == 1 then
     redis.call('HINCRBYFLOAT', k, 'spent', ARGV[a + 1])
     if redis.call('PTTL', k) < tonumber(ARGV[a + 3]) then
       redis.call('PEXPIRE', k, ARGV[a + 3])
@@ -162,6 +182,17 @@ end
 return 1
 ";
 
+/// What the reserve script did.
+pub(super) enum Reserved {
+    /// Every counter was taken.
+    Taken,
+    /// A check refused; nothing was taken.
+    Denied(Denied),
+    /// These budgets (positions in the plan) have no counter and the plan's seed for them is not fresh:
+    /// nothing was taken; read the database and ask again.
+    Unseeded(Vec<usize>),
+}
+
 /// A Redis holding the counters of every instance.
 pub(super) struct RedisStore {
     url: String,
@@ -171,6 +202,8 @@ pub(super) struct RedisStore {
     conn: Option<ConnectionManager>,
     /// Each proxy thread's connection for reserve and settle, made on that thread's first call.
     hot: ThreadLocal<RefCell<Option<HotConn>>>,
+    /// Bumped by [`RedisStore::renew_connections`]: a thread's connection of an older generation is replaced.
+    generation: std::sync::atomic::AtomicU64,
     reserve: Script,
     settle: Script,
     reconcile: Script,
@@ -180,6 +213,7 @@ pub(super) struct RedisStore {
 struct HotConn {
     conn: ConnectionManager,
     runtime_alive: Weak<()>,
+    generation: u64,
 }
 
 /// The error of a call that took longer than [`REDIS_TIMEOUT`] or could not start.
@@ -221,6 +255,7 @@ impl RedisStore {
             client,
             conn,
             hot: ThreadLocal::new(),
+            generation: std::sync::atomic::AtomicU64::new(0),
             reserve: Script::new(RESERVE_LUA),
             settle: Script::new(SETTLE_LUA),
             reconcile: Script::new(RECONCILE_LUA),
@@ -246,7 +281,8 @@ impl RedisStore {
         }
         let cell = self.hot.get_or(|| RefCell::new(None));
         let mut slot = cell.borrow_mut();
-        if let Some(hot) = slot.as_ref().filter(|h| h.runtime_alive.strong_count() > 0) {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(hot) = slot.as_ref().filter(|h| h.runtime_alive.strong_count() > 0 && h.generation == generation) {
             return Ok(hot.conn.clone());
         }
         let conn = self
@@ -261,8 +297,13 @@ impl RedisStore {
             let _alive = alive;
             std::future::pending::<()>().await
         });
-        *slot = Some(HotConn { conn: conn.clone(), runtime_alive });
+        *slot = Some(HotConn { conn: conn.clone(), runtime_alive, generation });
         Ok(conn)
+    }
+
+    /// Makes every proxy thread open a fresh connection on its next call (after an outage).
+    pub fn renew_connections(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// PING.
@@ -276,8 +317,8 @@ impl RedisStore {
         }
     }
 
-    /// Runs the reserve script: `Ok(Err(_))` is a refusal, `Err(_)` a Redis failure.
-    pub async fn reserve(&self, plan: &ReservePlan) -> RedisResult<Result<(), Denied>> {
+    /// Runs the reserve script: `Err(_)` is a Redis failure.
+    pub async fn reserve(&self, plan: &ReservePlan) -> RedisResult<Reserved> {
         let mut c = self.hot_conn()?;
         let mut inv = self.reserve.prepare_invoke();
         for b in &plan.budgets {
@@ -291,7 +332,8 @@ impl RedisStore {
         }
         inv.arg(num(plan.amount)).arg(plan.budgets.len()).arg(plan.rates.len()).arg(plan.parallel.len());
         for b in &plan.budgets {
-            inv.arg(num(b.max)).arg(num(b.seed)).arg(b.ttl_ms.max(1));
+            inv.arg(num(b.max)).arg(num(b.seed)).arg(b.ttl_ms.max(1)).arg(if b.fresh { "1" } else { "0" });
+            inv.arg(num(b.in_flight.max(0.0)));
         }
         for r in &plan.rates {
             inv.arg(limit_arg(r.rpm)).arg(limit_arg(r.tpm)).arg(r.ttl_ms.max(1));
@@ -302,7 +344,16 @@ impl RedisStore {
         let reply: Vec<String> = bounded(inv.invoke_async(&mut c)).await?;
         let kind = reply.first().map(String::as_str).unwrap_or("");
         if kind == "ok" {
-            return Ok(Ok(()));
+            return Ok(Reserved::Taken);
+        }
+        if kind == "unseeded" {
+            let positions = reply.get(1).map(String::as_str).unwrap_or("");
+            let missing: Vec<usize> =
+                positions.split(',').filter_map(|p| p.parse::<usize>().ok()).filter_map(|p| p.checked_sub(1)).collect();
+            if missing.is_empty() {
+                return Err(unavailable("reserve script answered unseeded without positions"));
+            }
+            return Ok(Reserved::Unseeded(missing));
         }
         let i = reply.get(1).and_then(|s| s.parse::<usize>().ok()).and_then(|i| i.checked_sub(1));
         let Some(i) = i else {
@@ -311,11 +362,11 @@ impl RedisStore {
         match kind {
             "budget" => {
                 let spent = reply.get(2).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-                Ok(Err(Denied::Budget(i, spent)))
+                Ok(Reserved::Denied(Denied::Budget(i, spent)))
             }
-            "rpm" => Ok(Err(Denied::Requests(i))),
-            "tpm" => Ok(Err(Denied::Tokens(i))),
-            "parallel" => Ok(Err(Denied::Parallel(i))),
+            "rpm" => Ok(Reserved::Denied(Denied::Requests(i))),
+            "tpm" => Ok(Reserved::Denied(Denied::Tokens(i))),
+            "parallel" => Ok(Reserved::Denied(Denied::Parallel(i))),
             _ => Err(unavailable("reserve script answered an unknown kind")),
         }
     }

@@ -430,6 +430,8 @@ async fn redis_death_fails_open_and_the_spend_reaches_redis_when_it_returns() {
     let port = server.port;
     let l = Limits::with_redis(&server.url(), false).await;
     l.start();
+    // The database, which every settled cost reaches: 2.0 before, then 20 × 0.125 and the 0.5 in flight.
+    l.set_spend_source(Arc::new(FixedSpend(2.0 + 2.5 + 0.5)));
     let mut chain = vec![budget(Scope::Key, "k", 100.0, None)];
     chain[0].seed = 2.0;
     let r = || spend_only(chain.clone(), 0.5);
@@ -453,17 +455,67 @@ async fn redis_death_fails_open_and_the_spend_reaches_redis_when_it_returns() {
     let m = l.metrics();
     assert!(m.redis_errors >= 1 && m.local_fallbacks >= 19, "{m:?}");
 
-    // The restarted Redis is empty (no persistence): the counter is re-seeded, then gets what was spent.
+    // The restarted Redis is empty (no persistence): the reconcile does not create the counter from a stale
+    // seed; the next reserve seeds it from the database, read at that moment.
     let _server = RedisServer::start_on(port).unwrap();
     assert!(eventually(10, || l.state() == BackendState::Redis).await, "state stays {:?}", l.state());
     assert_eq!(l.metrics().reconciles, 1);
-    let (spent, reserved) = l.redis.as_ref().unwrap().budget("tg:b:key:k:all").await.unwrap();
-    // Seed 2.0 + 20 × 0.125 booked locally + 0.5 of the call in flight (the 0.25 before the restart was lost
-    // with Redis' memory; the database seed is what survives a Redis without persistence).
-    assert_eq!(spent, Some(2.0 + 2.5 + 0.5));
-    assert_eq!(reserved.unwrap_or(0.0), 0.0);
+    let (spent, _) = l.redis.as_ref().unwrap().budget("tg:b:key:k:all").await.unwrap();
+    assert_eq!(spent, None);
     let t = l.reserve(r(), T0_MS).await.unwrap();
     assert_eq!(t.backend, Backend::Redis);
+    let (spent, reserved) = l.redis.as_ref().unwrap().budget("tg:b:key:k:all").await.unwrap();
+    assert_eq!(spent, Some(2.0 + 2.5 + 0.5));
+    assert_eq!(reserved, Some(0.5));
+}
+
+/// A database whose spend for every budget is this amount.
+struct FixedSpend(f64);
+
+impl SpendSource for FixedSpend {
+    fn spend_now<'a>(
+        &'a self,
+        budgets: &'a [Budget],
+        _now_unix: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Option<f64>>> + Send + 'a>> {
+        Box::pin(async move { budgets.iter().map(|_| Some(self.0)).collect() })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counter_redis_lost_is_seeded_from_the_database_now_with_the_calls_in_flight_reserved() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let l = Limits::with_redis(&server.url(), false).await;
+    // The cache says 1.0 (up to 30 s old); the database, read now, 6.0.
+    l.set_spend_source(Arc::new(FixedSpend(6.0)));
+    let mut chain = vec![budget(Scope::Key, "k", 10.0, None)];
+    chain[0].seed = 1.0;
+    let r = |amount| spend_only(chain.clone(), amount);
+    let redis = l.redis.as_ref().unwrap();
+
+    // A new counter is seeded from the database, not from the cache.
+    let in_flight = l.reserve(r(1.5), T0_MS).await.unwrap();
+    assert_eq!(redis.budget("tg:b:key:k:all").await.unwrap(), (Some(6.0), Some(1.5)));
+
+    // Redis loses everything (FLUSHALL) with that call still in flight.
+    let mut c = ::redis::Client::open(server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let _: () = ::redis::cmd("FLUSHALL").query_async(&mut c).await.unwrap();
+    // 6.0 spent + 1.5 in flight + 2.5 = 10.0: fits; one cent more would not.
+    assert!(matches!(l.reserve(r(2.51), T0_MS).await, Err(Refusal::Budget { .. })));
+    let t = l.reserve(r(2.5), T0_MS).await.unwrap();
+    assert_eq!(redis.budget("tg:b:key:k:all").await.unwrap(), (Some(6.0), Some(4.0)));
+    l.settle(in_flight, 1.0, 0, T0_MS).await;
+    l.settle(t, 0.0, 0, T0_MS).await;
+    assert_eq!(redis.budget("tg:b:key:k:all").await.unwrap(), (Some(7.0), Some(0.0)));
+
+    // An existing counter below what the database knows (a stale one that came back) is raised to it.
+    let _: () = ::redis::cmd("HSET").arg("tg:b:key:k:all").arg("spent").arg("0.5").query_async(&mut c).await.unwrap();
+    chain[0].seed = 7.0;
+    let t = l.reserve(spend_only(chain.clone(), 0.25), T0_MS).await.unwrap();
+    assert_eq!(redis.budget("tg:b:key:k:all").await.unwrap(), (Some(7.0), Some(0.25)));
+    l.settle(t, 0.0, 0, T0_MS).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
