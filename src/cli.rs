@@ -26,6 +26,12 @@ pub struct Cli {
     /// Seconds that in-flight requests get to finish on SIGTERM.
     #[arg(long, default_value_t = 30, env = "TOLLGATE_GRACE_PERIOD")]
     pub grace_period: u64,
+    /// Seconds an idle keep-alive client connection is kept open (LiteLLM's `--keepalive_timeout`).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), env = "TOLLGATE_KEEPALIVE_TIMEOUT")]
+    pub keepalive_timeout: u64,
+    /// Seconds a client has to send a whole request body, and the longest a write to a client may block.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), env = "TOLLGATE_CLIENT_TIMEOUT")]
+    pub client_timeout: u64,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

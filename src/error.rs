@@ -56,6 +56,9 @@ pub enum Error {
         /// The limit in bytes.
         max: usize,
     },
+    /// The client did not send its whole body in time.
+    #[error("Request timeout: the request body did not arrive within {0} s")]
+    ClientTimeout(u64),
     /// The client went away or sent a broken body.
     #[error("could not read the request body: {0}")]
     ClientBody(String),
@@ -144,6 +147,7 @@ impl Error {
             Error::Unauthorized(_) => 401,
             Error::BadRequest { .. } | Error::UnknownModel(_) | Error::ProviderNotServed { .. } => 400,
             Error::ClientBody(_) => 400,
+            Error::ClientTimeout(_) => 408,
             Error::RouteNotFound(_) => 404,
             Error::NoDeployment { .. } => 429,
             Error::MethodNotAllowed { .. } => 405,
@@ -167,6 +171,7 @@ impl Error {
             | Error::UnknownModel(_)
             | Error::ProviderNotServed { .. }
             | Error::ClientBody(_)
+            | Error::ClientTimeout(_)
             | Error::PayloadTooLarge { .. }
             | Error::MethodNotAllowed { .. } => "invalid_request_error",
             Error::RouteNotFound(_) => "not_found_error",
@@ -207,6 +212,7 @@ impl Error {
             Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::ClientBody(_) => "client_body",
+            Error::ClientTimeout(_) => "client_timeout",
             Error::UpstreamTimeout(..) => "upstream_timeout",
             Error::UpstreamTransport { .. } => "upstream_transport",
             Error::UpstreamBadAnswer { .. } => "upstream_bad_answer",

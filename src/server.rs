@@ -87,7 +87,12 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&conf)));
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let gateway = Gateway { live: live.clone(), connector, resolver: Resolver::default(), keys: keys.clone(), limits };
+    let client = crate::proxy::request::ClientTimeouts {
+        keepalive_secs: cli.keepalive_timeout,
+        body: std::time::Duration::from_secs(cli.client_timeout),
+    };
+    let gateway =
+        Gateway { live: live.clone(), connector, resolver: Resolver::default(), keys: keys.clone(), limits, client };
     let mut proxy = pingora_proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
     proxy.add_tcp(&listen);
     server.add_service(proxy);

@@ -259,3 +259,112 @@ async fn a_stream_cut_after_its_first_events_ends_with_an_error_event_and_counts
     })
     .await;
 }
+
+// ---------------------------------------------------------------- 5, 6. connections are bounded
+
+/// Reads from `stream` until it closes or `limit` passes; what was read, and whether it closed.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> (String, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), false),
+        }
+    }
+}
+
+/// A gateway whose idle keep-alive is 1 s and whose clients get 2 s for a body.
+async fn short_timeouts() -> Gateway {
+    let env = [("TOLLGATE_KEEPALIVE_TIMEOUT", "1"), ("TOLLGATE_CLIENT_TIMEOUT", "2")];
+    Gateway::start_with_env(&config_with(&mock_deployment("x", "hi")), &env).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_after_the_keepalive_timeout_also_after_several_requests() {
+    use tokio::io::AsyncWriteExt;
+    within(DEADLINE, async {
+        let gw = short_timeouts().await;
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", gw.port())).await.unwrap();
+        let get = b"GET /health/liveliness HTTP/1.1\r\nHost: x\r\n\r\n";
+        for _ in 0..3 {
+            conn.write_all(get).await.unwrap();
+            let mut buf = [0u8; 1024];
+            let n = tokio::io::AsyncReadExt::read(&mut conn, &mut buf).await.unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        }
+        let started = std::time::Instant::now();
+        let (_, closed) = read_until_closed(&mut conn, Duration::from_secs(5)).await;
+        assert!(closed, "an idle connection stayed open 5 s with a keep-alive timeout of 1 s");
+        assert!(started.elapsed() >= Duration::from_millis(900), "closed too early: {:?}", started.elapsed());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_in_is_cut_at_the_deadline_with_a_408_while_others_are_served() {
+    use tokio::io::AsyncWriteExt;
+    within(DEADLINE, async {
+        let gw = short_timeouts().await;
+        let mut slow = Vec::new();
+        for _ in 0..20 {
+            let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", gw.port())).await.unwrap();
+            let head = format!(
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {MASTER_KEY}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+            );
+            conn.write_all(head.as_bytes()).await.unwrap();
+            slow.push(conn);
+        }
+        let started = std::time::Instant::now();
+        // One byte every 400 ms, bounded: at most 10 rounds.
+        let mut answers = Vec::new();
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            assert_eq!(ask(&gw, "x").await.as_deref(), Ok("hi"), "normal traffic was not served meanwhile");
+            for conn in &mut slow {
+                let _ = conn.write_all(b" ").await;
+            }
+            if started.elapsed() > Duration::from_secs(3) {
+                break;
+            }
+        }
+        for conn in &mut slow {
+            answers.push(read_until_closed(conn, Duration::from_secs(3)).await);
+        }
+        for (text, closed) in answers {
+            assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+            assert!(text.contains("\"type\":\"invalid_request_error\""), "{text}");
+            assert!(closed, "the connection stayed open after the 408");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_are_all_answered_in_order() {
+    use tokio::io::AsyncWriteExt;
+    within(DEADLINE, async {
+        let gw = short_timeouts().await;
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", gw.port())).await.unwrap();
+        let body = json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]}).to_string();
+        let post = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {MASTER_KEY}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let get = "GET /health/liveliness HTTP/1.1\r\nHost: x\r\n\r\n";
+        conn.write_all(format!("{get}{post}{get}").as_bytes()).await.unwrap();
+        let (text, _) = read_until_closed(&mut conn, Duration::from_secs(3)).await;
+        let statuses: Vec<&str> = text.match_indices("HTTP/1.1 ").map(|(i, _)| &text[i + 9..i + 12]).collect();
+        assert_eq!(statuses, ["200", "200", "200"], "{text}");
+        let first = text.find("I'm alive").unwrap_or(usize::MAX);
+        let chat = text.find("chat.completion").unwrap_or(usize::MAX);
+        let last = text.rfind("I'm alive").unwrap_or(0);
+        assert!(first < chat && chat < last, "answers out of order: {text}");
+    })
+    .await;
+}

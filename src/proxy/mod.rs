@@ -38,6 +38,8 @@ pub struct Gateway {
     pub keys: Arc<Keys>,
     /// Budget, rate and parallel counters (memory, or Redis shared by every instance).
     pub limits: Arc<Limits>,
+    /// How long a client connection may idle, and how long a client may take to send a body or to read.
+    pub client: request::ClientTimeouts,
 }
 
 impl Gateway {
@@ -61,6 +63,11 @@ impl ProxyHttp for Gateway {
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx::new(self.live.current.load_full(), InFlight::new(&self.live.in_flight))
+    }
+
+    async fn early_request_filter(&self, session: &mut Session, _ctx: &mut RequestCtx) -> Result<()> {
+        request::connection_rules(&self.client, session);
+        Ok(())
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {

@@ -78,6 +78,26 @@ impl Route {
     }
 }
 
+/// How long a client connection may idle between requests, and how long a client has to send a body or
+/// to take what is written to it (a slowloris that trickles a byte every few seconds is cut at the deadline).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientTimeouts {
+    /// Idle keep-alive, seconds.
+    pub keepalive_secs: u64,
+    /// Whole request body, and each write to the client.
+    pub body: std::time::Duration,
+}
+
+/// Per request, before anything is read of it: Pingora resets keep-alive to "forever" after each request
+/// it parses, so the idle timeout is set again every time; pipelined requests are answered in order
+/// (Pingora closes the connection after the first otherwise).
+pub fn connection_rules(timeouts: &ClientTimeouts, session: &mut Session) {
+    session.set_keepalive(Some(timeouts.keepalive_secs));
+    session.set_write_timeout(Some(timeouts.body));
+    session.set_read_timeout(Some(timeouts.body));
+    session.as_downstream_mut().set_pipelining_enabled(true);
+}
+
 /// Handles one request completely. `Err` means the client's connection broke; answers to bad requests
 /// are written here and return `Ok`.
 pub async fn handle(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> pingora_error::Result<()> {
@@ -141,7 +161,7 @@ const MAX_ADMIN_BODY: usize = 1024 * 1024;
 
 /// One call of LiteLLM's admin API, answered by the keys store.
 async fn admin_call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, path: &str) -> Result<(), Failure> {
-    let body = read_body(session, MAX_ADMIN_BODY).await?;
+    let body = read_body(gw, session, MAX_ADMIN_BODY).await?;
     let caller = match ctx.caller.clone() {
         Some(Caller::Key(p)) => crate::keys::Caller::Key(p),
         // An open gateway (no master key) has no admin to tell apart: as in LiteLLM, anyone is one.
@@ -164,8 +184,17 @@ async fn admin_call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, p
     response::json(session, ctx, answer.status, answer.body).await.map_err(Failure::Downstream)
 }
 
-/// Reads the whole request body, refusing more than `max` bytes (early, from Content-Length, if it says so).
-async fn read_body(session: &mut Session, max: usize) -> Result<Bytes, Failure> {
+/// Reads the whole request body within the client timeout (408 after it), refusing more than `max` bytes
+/// (early, from Content-Length, if it says so).
+async fn read_body(gw: &Gateway, session: &mut Session, max: usize) -> Result<Bytes, Failure> {
+    let limit = gw.client.body;
+    match tokio::time::timeout(limit, read_body_unbounded(session, max)).await {
+        Ok(read) => read,
+        Err(_) => Err(Error::ClientTimeout(limit.as_secs()).into()),
+    }
+}
+
+async fn read_body_unbounded(session: &mut Session, max: usize) -> Result<Bytes, Failure> {
     let announced = session
         .req_header()
         .headers
@@ -193,7 +222,7 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
     let snapshot = ctx.snapshot.clone();
     let config = &snapshot.config;
     let settings = &config.router;
-    let body = read_body(session, config.general.max_request_size_bytes).await?;
+    let body = read_body(gw, session, config.general.max_request_size_bytes).await?;
     let view = RequestView::parse(&body).map_err(Error::from)?;
     let requested = view.model().map_err(Error::from)?;
     let stream = view.stream().map_err(Error::from)?;

@@ -64,7 +64,7 @@ pub async fn error(session: &mut Session, ctx: &mut RequestCtx, e: &Error) -> Re
         return session.write_response_body(Some(Bytes::from(event)), true).await;
     }
     let status = e.status();
-    if matches!(e, Error::PayloadTooLarge { .. } | Error::ClientBody(_)) {
+    if matches!(e, Error::PayloadTooLarge { .. } | Error::ClientBody(_) | Error::ClientTimeout(_)) {
         // The rest of the body was not read: the connection cannot be reused.
         session.set_keepalive(None);
     }
