@@ -160,6 +160,12 @@ impl StreamRestamper {
             out.extend_from_slice(sse::DONE);
             return Ok(());
         }
+        if event.data.is_empty() {
+            // An empty `data:` (a keep-alive some servers send) is passed on as it came.
+            write_name(out);
+            sse::write_data(out, b"");
+            return Ok(());
+        }
         let Ok(view) = RequestView::parse(event.data.as_bytes()) else {
             let shown = String::from_utf8_lossy(&event.data.as_bytes()[..event.data.len().min(80)]).into_owned();
             return Err(TranslateError::ProviderBody(format!("a stream event is not JSON: {shown:?}")));
