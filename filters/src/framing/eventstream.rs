@@ -162,8 +162,8 @@ impl EventStreamDecoder {
                 }
                 Some(_) => {
                     out.push(decode(&self.partial)?);
-                    // Keep the buffer's capacity for the next straddling frame.
-                    self.partial.clear();
+                    // Keep the buffer's capacity for the next straddling frame (a small one only).
+                    super::recycle(&mut self.partial);
                     self.partial_len = None;
                 }
             }

@@ -98,9 +98,9 @@ impl SseDecoder {
                 self.line.extend_from_slice(&rest[..end]);
                 let line = mem::take(&mut self.line);
                 let result = self.process_line(&line, out);
-                // Hand the buffer back to keep its capacity for the next straddling line.
+                // Hand the buffer back to keep its capacity for the next straddling line (a small one only).
                 self.line = line;
-                self.line.clear();
+                super::recycle(&mut self.line);
                 result?;
             }
             rest = &rest[end + 1..];
@@ -184,6 +184,12 @@ impl SseDecoder {
             return Err(self.fail());
         }
         Ok(())
+    }
+
+    /// The capacity of the straddling-line buffer, for the tests of [`super::recycle`].
+    #[cfg(test)]
+    pub(crate) fn line_capacity(&self) -> usize {
+        self.line.capacity()
     }
 
     fn fail(&mut self) -> FramingError {

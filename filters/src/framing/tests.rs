@@ -276,3 +276,31 @@ fn written_events_decode_back() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_large_straddling_event_leaves_no_large_buffer_behind() -> TestResult {
+    let big = "x".repeat(1024 * 1024);
+    let mut decoder = SseDecoder::new(4 * 1024 * 1024);
+    let mut out = Vec::new();
+    let line = format!("data: {big}\n\n");
+    let (a, b) = line.as_bytes().split_at(line.len() / 2);
+    decoder.push(a, &mut out)?;
+    decoder.push(b, &mut out)?;
+    // A small line that straddles chunks still reuses the buffer.
+    decoder.push(b"data: sm", &mut out)?;
+    decoder.push(b"all\n\n", &mut out)?;
+    assert_eq!(out, vec![event(None, &big), event(None, "small")]);
+    assert!(decoder.line_capacity() <= super::KEEP_CAPACITY, "kept {} bytes", decoder.line_capacity());
+    Ok(())
+}
+
+#[test]
+fn recycle_keeps_small_buffers_and_frees_large_ones() {
+    let mut small = Vec::with_capacity(1024);
+    small.extend_from_slice(b"abc");
+    super::recycle(&mut small);
+    assert!(small.is_empty() && small.capacity() >= 1024);
+    let mut large = vec![0u8; super::KEEP_CAPACITY + 1];
+    super::recycle(&mut large);
+    assert!(large.is_empty() && large.capacity() <= super::KEEP_CAPACITY);
+}

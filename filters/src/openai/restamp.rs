@@ -59,7 +59,7 @@ pub struct StreamRestamper {
     decoder: SseDecoder,
     model: String,
     events: Vec<SseEvent>,
-    /// One restamped event, reused between events.
+    /// One restamped event, reused between events (up to `framing::KEEP_CAPACITY`).
     line: Vec<u8>,
     /// The client asked for the usage chunk.
     client_usage: bool,
@@ -198,6 +198,8 @@ impl StreamRestamper {
         if view.get("model").is_some() {
             view.write_with_model(&self.model, &mut self.line);
             sse::write_data(out, &self.line);
+            // Reused for the next event, unless this one was large.
+            crate::framing::recycle(&mut self.line);
         } else {
             sse::write_data(out, event.data.as_bytes());
         }
