@@ -32,6 +32,9 @@ pub struct Cli {
     /// Seconds a client has to send a whole request body, and the longest a write to a client may block.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), env = "TOLLGATE_CLIENT_TIMEOUT")]
     pub client_timeout: u64,
+    /// Client connections open at once; the next one is refused with 503.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..), env = "TOLLGATE_MAX_CONNECTIONS")]
+    pub max_connections: u64,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -56,9 +56,18 @@ pub enum Error {
         /// The limit in bytes.
         max: usize,
     },
-    /// The client did not send its whole body in time.
-    #[error("Request timeout: the request body did not arrive within {0} s")]
+    /// The client did not send its whole request (head or body) in time.
+    #[error("Request timeout: the request did not arrive within {0} s")]
     ClientTimeout(u64),
+    /// The request head is too large (bytes or header fields).
+    #[error("Request header fields too large: {0}")]
+    HeaderTooLarge(String),
+    /// The request is not valid HTTP/1.1 (framing, syntax).
+    #[error("Malformed request: {0}")]
+    MalformedRequest(String),
+    /// `--max-connections` client connections are open already.
+    #[error("Too many connections: the gateway serves at most {0} client connections at once; retry shortly")]
+    TooManyConnections(usize),
     /// The client went away or sent a broken body.
     #[error("could not read the request body: {0}")]
     ClientBody(String),
@@ -148,6 +157,9 @@ impl Error {
             Error::BadRequest { .. } | Error::UnknownModel(_) | Error::ProviderNotServed { .. } => 400,
             Error::ClientBody(_) => 400,
             Error::ClientTimeout(_) => 408,
+            Error::HeaderTooLarge(_) => 431,
+            Error::MalformedRequest(_) => 400,
+            Error::TooManyConnections(_) => 503,
             Error::RouteNotFound(_) => 404,
             Error::NoDeployment { .. } => 429,
             Error::MethodNotAllowed { .. } => 405,
@@ -172,6 +184,8 @@ impl Error {
             | Error::ProviderNotServed { .. }
             | Error::ClientBody(_)
             | Error::ClientTimeout(_)
+            | Error::HeaderTooLarge(_)
+            | Error::MalformedRequest(_)
             | Error::PayloadTooLarge { .. }
             | Error::MethodNotAllowed { .. } => "invalid_request_error",
             Error::RouteNotFound(_) => "not_found_error",
@@ -184,7 +198,7 @@ impl Error {
             Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::RateLimited { .. } => "rate_limit_error",
             Error::Admin { kind, .. } => kind,
-            Error::LimitsUnavailable(_) => "service_unavailable",
+            Error::LimitsUnavailable(_) | Error::TooManyConnections(_) => "service_unavailable",
             Error::Internal(_) => "internal_server_error",
         }
     }
@@ -213,6 +227,9 @@ impl Error {
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::ClientBody(_) => "client_body",
             Error::ClientTimeout(_) => "client_timeout",
+            Error::HeaderTooLarge(_) => "header_too_large",
+            Error::MalformedRequest(_) => "malformed_request",
+            Error::TooManyConnections(_) => "too_many_connections",
             Error::UpstreamTimeout(..) => "upstream_timeout",
             Error::UpstreamTransport { .. } => "upstream_transport",
             Error::UpstreamBadAnswer { .. } => "upstream_bad_answer",

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod cost;
 pub mod error;
+pub mod front;
 pub mod keys;
 pub mod logs;
 pub mod metrics;

@@ -87,13 +87,16 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&conf)));
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let client = crate::proxy::request::ClientTimeouts {
-        keepalive_secs: cli.keepalive_timeout,
-        body: std::time::Duration::from_secs(cli.client_timeout),
-    };
+    let client = crate::proxy::request::ClientTimeouts { body: std::time::Duration::from_secs(cli.client_timeout) };
     let gateway =
         Gateway { live: live.clone(), connector, resolver: Resolver::default(), keys: keys.clone(), limits, client };
-    let mut proxy = pingora_proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
+    let rules = crate::front::FrontRules {
+        max_connections: connection_budget(usize::try_from(cli.max_connections).unwrap_or(usize::MAX)),
+        keepalive: std::time::Duration::from_secs(cli.keepalive_timeout),
+        client_timeout: std::time::Duration::from_secs(cli.client_timeout),
+    };
+    let front = crate::front::Front::new(pingora_proxy::http_proxy(&server.configuration, gateway), rules);
+    let mut proxy = pingora_core::services::listening::Service::new("tollgate".to_string(), front);
     proxy.add_tcp(&listen);
     server.add_service(proxy);
     server.add_service(background_service("config reload", ReloadService { live: live.clone() }));
@@ -109,6 +112,37 @@ fn private_files() {
     unsafe {
         libc::umask(0o077);
     }
+}
+
+/// `wanted` client connections, as many as the open-file limit allows: each takes two descriptors (the
+/// client's and, while it calls, a provider's) and the process needs some of its own. The soft limit is
+/// raised to the hard one first; a connection the limit cannot hold would fail at accept with no answer,
+/// where the front door answers 503.
+fn connection_budget(wanted: usize) -> usize {
+    const OWN: u64 = 256;
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit read and write the struct passed; they cannot fail for RLIMIT_NOFILE.
+    let files = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return wanted;
+        }
+        let need = (wanted as u64).saturating_mul(2).saturating_add(OWN);
+        if lim.rlim_cur < need && lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: need.min(lim.rlim_max), rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = raised.rlim_cur;
+            }
+        }
+        lim.rlim_cur
+    };
+    let fits = usize::try_from(files.saturating_sub(OWN) / 2).unwrap_or(usize::MAX).max(1);
+    if fits < wanted {
+        warn!(
+            "--max-connections {wanted} needs {} open files, the limit is {files}: serving at most {fits}",
+            wanted * 2 + 256
+        );
+    }
+    wanted.min(fits)
 }
 
 /// A Redis URL without its password, for logs.

@@ -368,3 +368,108 @@ async fn pipelined_requests_are_all_answered_in_order() {
     })
     .await;
 }
+
+/// Sends `raw` on a fresh connection and reads the answer until the gateway closes (at most 5 s).
+async fn raw_exchange(gw: &Gateway, raw: &[u8]) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", gw.port())).await.unwrap();
+    // The gateway may answer and close before all of a huge request is written: that is fine.
+    let _ = conn.write_all(raw).await;
+    let (text, closed) = read_until_closed(&mut conn, Duration::from_secs(5)).await;
+    assert!(closed, "the connection stayed open after a refusal: {text}");
+    text
+}
+
+/// The status and the parsed JSON body of a raw HTTP/1.1 answer.
+fn status_and_json(text: &str) -> (u16, Value) {
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_malformed_request_is_refused_with_an_openai_shaped_body() {
+    within(DEADLINE, async {
+        let gw = short_timeouts().await;
+        let many: String = (0..10_000).map(|i| format!("x-h{i}: v\r\n")).collect();
+        let huge = format!("x-big: {}\r\n", "a".repeat(1024 * 1024));
+        let post = |headers: &str| format!("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{headers}\r\n");
+        let cases = [
+            ("10,000 headers", format!("GET /health/liveliness HTTP/1.1\r\nHost: x\r\n{many}\r\n"), 431),
+            ("a 1 MB header", format!("GET /health/liveliness HTTP/1.1\r\nHost: x\r\n{huge}\r\n"), 431),
+            ("a negative Content-Length", post("Content-Length: -5\r\n"), 400),
+            ("two Content-Lengths", post("Content-Length: 5\r\nContent-Length: 6\r\n"), 400),
+            ("chunked, identity", post("Transfer-Encoding: chunked, identity\r\n"), 400),
+            ("chunked and a length", post("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"), 400),
+            ("a bad request line", "GET / HTTP/9\x01\r\n\r\n".to_string(), 400),
+        ];
+        for (what, raw, want) in cases {
+            let text = raw_exchange(&gw, raw.as_bytes()).await;
+            let (status, body) = status_and_json(&text);
+            assert_eq!(status, want, "{what}: {text}");
+            let error = &body["error"];
+            assert!(error["message"].is_string() && error["type"].is_string(), "{what}: {body}");
+            assert_eq!(error["code"], json!(want.to_string()), "{what}: {body}");
+        }
+        // A huge Content-Length reaches the gateway's own limit: 413, JSON too.
+        let big = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {MASTER_KEY}\r\n\
+             Content-Length: 1000000000000000000\r\n\r\n"
+        );
+        let (status, body) = status_and_json(&raw_exchange(&gw, big.as_bytes()).await);
+        assert_eq!(status, 413, "{body}");
+        // And normal traffic still flows.
+        assert_eq!(ask(&gw, "x").await.as_deref(), Ok("hi"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_trickles_in_is_cut_at_the_deadline_with_a_408() {
+    use tokio::io::AsyncWriteExt;
+    within(DEADLINE, async {
+        let gw = short_timeouts().await;
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", gw.port())).await.unwrap();
+        let started = std::time::Instant::now();
+        // A header byte every 300 ms, bounded: at most 20.
+        for byte in b"GET /health/liveliness HTTP/1.1\r\nHost: x\r\nX-Slow: ".iter().take(20) {
+            if conn.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let (text, closed) = read_until_closed(&mut conn, Duration::from_secs(5)).await;
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(closed);
+        assert!(started.elapsed() < Duration::from_secs(6), "cut after {:?}", started.elapsed());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_are_refused_cleanly_and_served_again_once_others_close() {
+    within(DEADLINE, async {
+        let env = [("TOLLGATE_MAX_CONNECTIONS", "4")];
+        let gw = Gateway::start_with_env(&config_with(&mock_deployment("x", "hi")), &env).await;
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(tokio::net::TcpStream::connect(("127.0.0.1", gw.port())).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let text = raw_exchange(&gw, b"GET /health/liveliness HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let (status, body) = status_and_json(&text);
+        assert_eq!(status, 503, "{text}");
+        assert_eq!(body["error"]["type"], json!("service_unavailable"), "{body}");
+        drop(held);
+        let mut served = false;
+        for _ in 0..50 {
+            if ask(&gw, "x").await.as_deref() == Ok("hi") {
+                served = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(served, "no call was served after the held connections closed");
+    })
+    .await;
+}

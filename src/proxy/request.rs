@@ -82,20 +82,15 @@ impl Route {
 /// to take what is written to it (a slowloris that trickles a byte every few seconds is cut at the deadline).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientTimeouts {
-    /// Idle keep-alive, seconds.
-    pub keepalive_secs: u64,
     /// Whole request body, and each write to the client.
     pub body: std::time::Duration,
 }
 
-/// Per request, before anything is read of it: Pingora resets keep-alive to "forever" after each request
-/// it parses, so the idle timeout is set again every time; pipelined requests are answered in order
-/// (Pingora closes the connection after the first otherwise).
+/// Per request, once its head is read: reads and writes of the client connection are bounded. (The idle
+/// keep-alive wait, the head's deadline and pipelined requests are the front door's: src/front.rs.)
 pub fn connection_rules(timeouts: &ClientTimeouts, session: &mut Session) {
-    session.set_keepalive(Some(timeouts.keepalive_secs));
     session.set_write_timeout(Some(timeouts.body));
     session.set_read_timeout(Some(timeouts.body));
-    session.as_downstream_mut().set_pipelining_enabled(true);
 }
 
 /// Handles one request completely. `Err` means the client's connection broke; answers to bad requests
