@@ -473,3 +473,100 @@ async fn connections_over_the_limit_are_refused_cleanly_and_served_again_once_ot
     })
     .await;
 }
+
+// ---------------------------------------------------------------- 7, 8. operators, logs, files, the database
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_reach_the_log_even_at_trace_level() {
+    within(DEADLINE, async {
+        let fake = FakeProvider::start(Reply::Echo).await;
+        let env = [("RUST_LOG", "trace")];
+        let gw = Gateway::start_with_env(&config_with(&openai_deployment("g", "m", &fake)), &env).await;
+        let resp = client()
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(MASTER_KEY)
+            .header("x-api-key", "sk-client-secret-4711")
+            .header("api-key", "az-client-secret-4712")
+            .json(&chat_body("g", "hi"))
+            .send()
+            .await
+            .expect("chat");
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(fake.hits(), 1);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let log = gw.stderr();
+        assert!(log.contains("[REDACTED]"), "no header dump was logged at trace, so the test proves nothing");
+        for secret in [MASTER_KEY, "sk-client-secret-4711", "az-client-secret-4712", common::PROVIDER_KEY] {
+            assert!(!log.contains(secret), "{secret} reached the log");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_files_are_readable_by_the_gateway_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    within(DEADLINE, async {
+        let gw = Gateway::start(&config_with(&mock_deployment("x", "hi"))).await;
+        // A key makes the store write (WAL and shared-memory files included).
+        let resp = client().post(gw.url("/key/generate")).bearer_auth(MASTER_KEY).json(&json!({})).send().await;
+        assert_eq!(resp.expect("key/generate").status().as_u16(), 200);
+        let files: Vec<_> = std::fs::read_dir(gw.state_dir()).expect("state dir").flatten().collect();
+        assert!(!files.is_empty(), "the state dir is empty");
+        for f in files {
+            let mode = f.metadata().expect("metadata").permissions().mode() & 0o777;
+            assert_eq!(mode & 0o077, 0, "{} is {mode:o}", f.path().display());
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_in_use_is_a_clear_error_and_a_non_zero_exit() {
+    within(DEADLINE, async {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port().to_string();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config.yaml");
+        std::fs::write(&config, config_with(&mock_deployment("x", "hi"))).expect("config");
+        let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--host", "127.0.0.1", "--port", &port, "--state-dir"])
+            .arg(dir.path().join("state"))
+            .env_remove("TOLLGATE_PORT")
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(10), run).await.expect("it kept running").expect("run");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{text}");
+        assert!(text.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{text}");
+        drop(taken);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_an_admin_field_is_a_400_naming_it_on_postgresql() {
+    within(DEADLINE, async {
+        let schema = common::PgSchema::create();
+        let yaml = format!("{}  database_url: \"{}\"\n", config_with(&mock_deployment("x", "hi")), schema.url());
+        let gw = Gateway::start(&yaml).await;
+        for (path, body, field) in [
+            ("/key/generate", json!({"key_alias": "a\u{0}b"}), "key_alias"),
+            ("/team/new", json!({"team_id": "t\u{0}", "metadata": {"x": 1}}), "team_id"),
+            ("/key/generate", json!({"metadata": {"tags": ["ok", "n\u{0}"]}}), "metadata.tags[1]"),
+        ] {
+            let resp = client().post(gw.url(path)).bearer_auth(MASTER_KEY).json(&body).send().await.expect(path);
+            let error = expect_openai_error(resp, 400).await;
+            assert_eq!(error["param"], json!(field), "{path}: {error}");
+        }
+        // The database is fine: the same calls without the NUL succeed.
+        let resp =
+            client().post(gw.url("/team/new")).bearer_auth(MASTER_KEY).json(&json!({"team_id": "t"})).send().await;
+        assert_eq!(resp.expect("team/new").status().as_u16(), 200);
+        let health: Value =
+            client().get(gw.url("/health")).bearer_auth(MASTER_KEY).send().await.unwrap().json().await.unwrap();
+        assert_eq!(health["tollgate"]["database"], json!("up"), "{health}");
+    })
+    .await;
+}

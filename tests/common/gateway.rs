@@ -107,6 +107,11 @@ impl Gateway {
         assert!(status.success(), "kill -s {name} {} failed: {status}", self.pid());
     }
 
+    /// The gateway's `--state-dir`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
     /// The config file the gateway was started on (and re-reads on SIGHUP).
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("config.yaml")
