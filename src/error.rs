@@ -109,13 +109,17 @@ pub enum Error {
         /// What was refused, naming the model and the allowed ones.
         message: String,
     },
-    /// A budget in the key's chain is spent. Never carries the amounts: clients are not admins.
-    #[error("Budget has been exceeded! The {scope} budget is spent{}", match resets_at { Some(t) => format!("; it resets at {}", crate::keys::iso8601(*t)), None => String::new() })]
+    /// A budget in the key's chain is spent: LiteLLM's message for that budget (with its amounts, as
+    /// LiteLLM gives them), and LiteLLM's status (`litellm_settings.budget_exceeded_status_code`, 422).
+    #[error("{message}")]
     BudgetExceeded {
         /// `key`, `team`, `user` or `end_user`.
         scope: &'static str,
-        /// Unix time the budget's window resets, if it has one.
-        resets_at: Option<i64>,
+        /// LiteLLM's wording for the scope, e.g. `Budget has been exceeded! Key=ci Current cost: 1.0, Max
+        /// budget: 1.0`.
+        message: String,
+        /// The status the client gets.
+        status: u16,
     },
     /// An rpm, tpm or parallel-request limit of the key, team, user or deployment is reached.
     #[error("Rate limit reached for {scope}: {limit} {kind} {per}. Retry after {retry_after_secs} s", per = if *kind == "parallel requests" { "at once" } else { "per minute" })]
@@ -168,7 +172,8 @@ impl Error {
             Error::UpstreamTransport { .. } | Error::UpstreamBadAnswer { .. } => 502,
             Error::UpstreamStatus { status, .. } => *status,
             Error::ModelNotAllowed { .. } => 403,
-            Error::BudgetExceeded { .. } | Error::RateLimited { .. } => 429,
+            Error::BudgetExceeded { status, .. } => *status,
+            Error::RateLimited { .. } => 429,
             Error::Admin { status, .. } => *status,
             Error::LimitsUnavailable(_) => 503,
             Error::Internal(_) => 500,
@@ -208,7 +213,6 @@ impl Error {
         match self {
             Error::BadRequest { param, .. } => *param,
             Error::UnknownModel(_) | Error::ProviderNotServed { .. } | Error::ModelNotAllowed { .. } => Some("model"),
-            Error::BudgetExceeded { scope, .. } => Some(scope),
             Error::Admin { param, .. } => param.as_deref(),
             _ => None,
         }
@@ -269,12 +273,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn budget_errors_name_the_budget_and_its_reset_but_no_amounts() {
-        let e = Error::BudgetExceeded { scope: "team", resets_at: Some(0) };
-        assert_eq!((e.status(), e.kind(), e.param()), (429, "budget_exceeded", Some("team")));
-        assert_eq!(
-            e.to_string(),
-            "Budget has been exceeded! The team budget is spent; it resets at 1970-01-01T00:00:00+00:00"
-        );
+    fn budget_errors_are_litellms_status_type_and_message() {
+        let message = "Budget has been exceeded! Team=t1 Current cost: 1.0, Max budget: 1.0".to_string();
+        let e = Error::BudgetExceeded { scope: "team", message: message.clone(), status: 422 };
+        assert_eq!((e.status(), e.kind(), e.param()), (422, "budget_exceeded", None));
+        let body: serde_json::Value = serde_json::from_slice(&e.body()).unwrap_or_default();
+        assert_eq!(body["error"]["message"], serde_json::json!(message));
+        assert_eq!(body["error"]["code"], serde_json::json!("422"));
     }
 }

@@ -6,7 +6,7 @@
 //! Every deployment here is a `mock_response` priced at 0.001 USD per token: LiteLLM's mock usage is
 //! 10 prompt + 20 completion tokens, so every successful call costs exactly 0.03 USD.
 //!
-//! Run: `cargo test --test keys` (needs `redis-server` and PostgreSQL on 127.0.0.1:5432).
+//! Run: `cargo test --test keys` (needs `redis-server` and PostgreSQL on 127.0.0.1, `TOLLGATE_TEST_PGPORT` or 5432).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly at the first broken expectation")]
 
 mod common;
@@ -68,14 +68,21 @@ fn cost_of(resp: &reqwest::Response) -> f64 {
     header.to_str().unwrap().parse().unwrap()
 }
 
-/// The `error` of a budget refusal, asserting its shape: 429, `budget_exceeded`, the budget named.
+/// The `error` of a budget refusal, asserting LiteLLM's shape: 422, `budget_exceeded`, the budget named in
+/// LiteLLM's words for it (`key`, `team`, `end_user`), with the spend and the budget.
 async fn expect_budget_exceeded(resp: reqwest::Response, scope: &str) -> Value {
     assert_eq!(cost_of(&resp), 0.0, "a refused call costs nothing, and says so");
-    let error = expect_openai_error(resp, 429).await;
+    let error = expect_openai_error(resp, 422).await;
     assert_eq!(error["type"], "budget_exceeded", "{error}");
-    assert_eq!(error["param"], scope, "{error}");
+    assert_eq!(error["code"], "422", "{error}");
     let message = error["message"].as_str().unwrap();
-    assert!(!message.contains("0.0"), "amounts must not reach a non-admin: {message}");
+    let named = match scope {
+        "key" => message.starts_with("Budget has been exceeded! Key=") && message.contains("Current cost: "),
+        "team" => message.starts_with("Budget has been exceeded! Team=") && message.contains("Max budget: "),
+        "end_user" => message.starts_with("ExceededBudget: End User=") && message.contains("Budget="),
+        _ => false,
+    };
+    assert!(named, "{scope}: {message}");
     error
 }
 
@@ -168,12 +175,18 @@ async fn a_budget_of_zero_blocks_the_first_call_and_windows_reset() {
         let broke = new_key(&gw, json!({"max_budget": 0.0})).await;
         expect_budget_exceeded(chat(&gw, &broke, "cheap").await, "key").await;
 
-        // Room for one call per 2-second window.
-        let key = new_key(&gw, json!({"max_budget": 0.05, "budget_duration": "2s"})).await;
-        let first = chat(&gw, &key, "cheap").await;
-        assert_eq!(first.status().as_u16(), 200);
+        // 0.05 per 2-second window: a call (0.03) leaves 0.02, so a second call still goes through (LiteLLM
+        // refuses once spend reaches the budget), and a third is refused.
+        let key = new_key(&gw, json!({"max_budget": 0.05, "budget_duration": "2s", "key_alias": "ci-key"})).await;
+        for _ in 0..2 {
+            assert_eq!(chat(&gw, &key, "cheap").await.status().as_u16(), 200);
+        }
         let error = expect_budget_exceeded(chat(&gw, &key, "cheap").await, "key").await;
-        assert!(error["message"].as_str().unwrap().contains("resets at"), "{error}");
+        assert_eq!(
+            error["message"],
+            json!("Budget has been exceeded! Key=ci-key Current cost: 0.06, Max budget: 0.05"),
+            "{error}"
+        );
         let reset =
             eventually(Duration::from_secs(5), || async { chat(&gw, &key, "cheap").await.status().as_u16() == 200 })
                 .await;
@@ -245,7 +258,7 @@ async fn two_instances_on_redis_and_postgres_never_spend_more_than_the_budget() 
                     ok += 1;
                     charged += cost.expect("a cost on every answer");
                 }
-                429 => refused += 1,
+                422 => refused += 1,
                 other => panic!("unexpected status {other}"),
             }
         }
@@ -385,7 +398,7 @@ async fn a_budget_holds_when_redis_loses_its_data_under_load() {
                             *charged.lock().unwrap() += cost_of(&resp);
                             served.fetch_add(1, Ordering::SeqCst);
                         }
-                        429 => return,
+                        422 => return,
                         other => panic!("unexpected status {other}"),
                     }
                 }
@@ -416,7 +429,7 @@ async fn a_budget_holds_when_redis_loses_its_data_under_load() {
 async fn with_the_database_cut_off_existing_keys_keep_working() {
     within(Duration::from_secs(90), async {
         let schema = PgSchema::create();
-        let relay = TcpRelay::start(5432);
+        let relay = TcpRelay::start(common::pg_port());
         let yaml = config(&format!("  database_url: \"{}\"\n", schema.url_via(relay.port())), "");
         let gw = Gateway::start(&yaml).await;
         let key = new_key(&gw, json!({"models": ["cheap"]})).await;

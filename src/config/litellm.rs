@@ -204,6 +204,9 @@ pub(crate) struct LitellmSettings {
     /// Content-policy fallbacks (used when `router_settings.content_policy_fallbacks` is unset).
     #[serde(default)]
     pub content_policy_fallbacks: Option<Vec<Pairs<Vec<String>>>>,
+    /// The status of a budget refusal (LiteLLM's default 422).
+    #[serde(default)]
+    pub budget_exceeded_status_code: Option<u16>,
 }
 
 /// `general_settings`: the keys we read (see [`GENERAL_SETTINGS`]).
@@ -465,6 +468,7 @@ pub(crate) const LITELLM_SETTINGS: KeyTable = KeyTable {
         "default_fallbacks",
         "context_window_fallbacks",
         "content_policy_fallbacks",
+        "budget_exceeded_status_code",
     ],
     not_yet: &[
         "set_verbose",

@@ -268,7 +268,7 @@ impl Default for GeneralSettings {
 }
 
 /// `litellm_settings` that we read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LitellmSettings {
     /// `request_timeout` (seconds) for every call.
     pub request_timeout: Option<Duration>,
@@ -276,4 +276,22 @@ pub struct LitellmSettings {
     pub num_retries: Option<u32>,
     /// `drop_params` for every deployment.
     pub drop_params: bool,
+    /// `budget_exceeded_status_code`: the status of a budget refusal (default 422, as LiteLLM).
+    pub budget_exceeded_status_code: u16,
+}
+
+impl Default for LitellmSettings {
+    fn default() -> Self {
+        LitellmSettings {
+            request_timeout: None,
+            num_retries: None,
+            drop_params: false,
+            budget_exceeded_status_code: Self::DEFAULT_BUDGET_EXCEEDED_STATUS,
+        }
+    }
+}
+
+impl LitellmSettings {
+    /// LiteLLM's status for a budget refusal (`litellm.budget_exceeded_status_code`).
+    pub const DEFAULT_BUDGET_EXCEEDED_STATUS: u16 = 422;
 }

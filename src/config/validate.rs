@@ -99,6 +99,17 @@ fn litellm_settings(raw: &litellm::LitellmSettings, report: &mut Report) -> Lite
             .and_then(|s| positive_duration("litellm_settings.request_timeout", s, report)),
         num_retries: raw.num_retries,
         drop_params: raw.drop_params.unwrap_or(false),
+        budget_exceeded_status_code: match raw.budget_exceeded_status_code {
+            None => LitellmSettings::DEFAULT_BUDGET_EXCEEDED_STATUS,
+            Some(code @ 400..=599) => code,
+            Some(code) => {
+                report.error(
+                    "litellm_settings.budget_exceeded_status_code",
+                    format_args!("must be an error status from 400 to 599, found {code}"),
+                );
+                LitellmSettings::DEFAULT_BUDGET_EXCEEDED_STATUS
+            }
+        },
     }
 }
 

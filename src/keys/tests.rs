@@ -12,7 +12,16 @@ use tokio::sync::watch;
 use super::*;
 
 const NOW: i64 = 1_780_000_000;
-const PG: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
+/// The test PostgreSQL's port: `TOLLGATE_TEST_PGPORT` (set by tests/run when it started a cluster of its
+/// own), else 5432.
+fn pg_port() -> u16 {
+    std::env::var("TOLLGATE_TEST_PGPORT").ok().and_then(|p| p.parse().ok()).unwrap_or(5432)
+}
+
+/// The test database: 127.0.0.1, user postgres (trust), database `test`.
+fn pg() -> String {
+    format!("host=127.0.0.1 port={} user=postgres dbname=test", pg_port())
+}
 
 async fn call(keys: &Keys, method: &str, path: &str, body: Value, caller: Caller) -> Result<Value, AdminError> {
     call_at(keys, method, path, body, caller, NOW).await
@@ -58,15 +67,16 @@ struct Schema {
 impl Schema {
     /// None (and a note) when PostgreSQL is not there; a panic under CI=true.
     async fn create() -> Option<Schema> {
-        let connected = tokio_postgres::connect(PG, tokio_postgres::NoTls).await;
+        let connected = tokio_postgres::connect(&pg(), tokio_postgres::NoTls).await;
         let (client, connection) = match connected {
             Ok(c) => c,
             Err(e) => {
                 assert!(
                     std::env::var("CI").as_deref() != Ok("true"),
-                    "PostgreSQL at 127.0.0.1:5432 is required under CI: {e}"
+                    "PostgreSQL at 127.0.0.1:{} is required under CI: {e}",
+                    pg_port()
                 );
-                eprintln!("SKIPPED: PostgreSQL at 127.0.0.1:5432 is not reachable: {e}");
+                eprintln!("SKIPPED: PostgreSQL at 127.0.0.1:{} is not reachable: {e}", pg_port());
                 return None;
             }
         };
@@ -77,7 +87,7 @@ impl Schema {
     }
 
     fn url(&self) -> String {
-        format!("{PG} options='-c search_path={}'", self.name)
+        format!("{} options='-c search_path={}'", pg(), self.name)
     }
 }
 
@@ -88,7 +98,7 @@ impl Drop for Schema {
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async move {
-                if let Ok((client, connection)) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await {
+                if let Ok((client, connection)) = tokio_postgres::connect(&pg(), tokio_postgres::NoTls).await {
                     tokio::spawn(connection);
                     let _ = client.batch_execute(&sql).await;
                 }
@@ -618,7 +628,7 @@ impl Forwarder {
                 let Ok((mut inbound, _)) = accepted else { return };
                 let mut conn_stop = stopped.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect("127.0.0.1:5432").await else { return };
+                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", pg_port())).await else { return };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = conn_stop.changed() => {}

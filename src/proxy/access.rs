@@ -235,10 +235,25 @@ pub fn is_empty(r: &Reservation) -> bool {
     r.budgets.is_empty() && r.rates.is_empty() && r.parallel.is_empty()
 }
 
-/// The client's error for a refused reservation: which budget or limit, never the amounts.
-pub fn refused(refusal: Refusal) -> Error {
+/// The client's error for a refused reservation: which budget or limit. A budget refusal is LiteLLM's
+/// (`auth_checks.py`): its wording per scope, with the spend and the budget, and `budget_status`.
+pub fn refused(refusal: Refusal, caller: &Caller, budget_status: u16) -> Error {
     match refusal {
-        Refusal::Budget { scope, resets_at, .. } => Error::BudgetExceeded { scope: scope.as_str(), resets_at },
+        Refusal::Budget { scope, id, max, spent, .. } => {
+            let (spent, max) = (py_float(spent), py_float(max));
+            let message = match scope {
+                Scope::Key => {
+                    let alias = caller.principal().and_then(|p| p.key.key_alias.clone());
+                    let name = alias.unwrap_or_else(|| "key".to_string());
+                    format!("Budget has been exceeded! Key={name} Current cost: {spent}, Max budget: {max}")
+                }
+                Scope::Team => format!("Budget has been exceeded! Team={id} Current cost: {spent}, Max budget: {max}"),
+                Scope::User => format!("ExceededBudget: User={id} over budget. Spend={spent}, Budget={max}"),
+                Scope::EndUser => format!("ExceededBudget: End User={id} over budget. Spend={spent}, Budget={max}"),
+                Scope::Deployment => format!("Budget has been exceeded! Current cost: {spent}, Max budget: {max}"),
+            };
+            Error::BudgetExceeded { scope: scope.as_str(), message, status: budget_status }
+        }
         Refusal::Rate { scope, kind, limit, retry_after_secs, .. } => Error::RateLimited {
             scope: scope.as_str(),
             kind: match kind {
@@ -252,6 +267,15 @@ pub fn refused(refusal: Refusal) -> Error {
             Error::RateLimited { scope: scope.as_str(), kind: "parallel requests", limit, retry_after_secs: 1 }
         }
         Refusal::Unavailable(why) => Error::LimitsUnavailable(why),
+    }
+}
+
+/// A USD amount as Python prints a float (LiteLLM's messages are f-strings): `1.0`, not `1`.
+fn py_float(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
     }
 }
 

@@ -96,11 +96,23 @@ pub fn connection_rules(timeouts: &ClientTimeouts, session: &mut Session) {
 /// Handles one request completely. `Err` means the client's connection broke; answers to bad requests
 /// are written here and return `Ok`.
 pub async fn handle(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> pingora_error::Result<()> {
+    if let Some(id) = client_call_id(session) {
+        ctx.call_id = id;
+    }
     match serve(gw, session, ctx).await {
         Ok(()) => Ok(()),
         Err(Failure::Answer(e)) => response::error(session, ctx, &e).await,
         Err(Failure::Downstream(e)) => Err(e),
     }
+}
+
+/// A client's own `x-litellm-call-id`, used as the call's id and echoed on every answer (LiteLLM does
+/// this; clients join their logs with it): up to 256 visible ASCII characters, else a fresh id is made.
+fn client_call_id(session: &Session) -> Option<String> {
+    let value = session.req_header().headers.get("x-litellm-call-id")?;
+    let bytes = value.as_bytes();
+    let visible = !bytes.is_empty() && bytes.len() <= 256 && bytes.iter().all(|b| b.is_ascii_graphic());
+    visible.then(|| String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// Why serving stopped early.
@@ -408,7 +420,10 @@ async fn reserve(
     }
     r.amount = amount;
     // Boxed: a Redis round trip's future is large, and only calls with limits need one.
-    let ticket = Box::pin(gw.limits.reserve(r, access::now_unix_ms())).await.map_err(access::refused)?;
+    let status = config.litellm.budget_exceeded_status_code;
+    let ticket = Box::pin(gw.limits.reserve(r, access::now_unix_ms()))
+        .await
+        .map_err(|refusal| access::refused(refusal, caller, status))?;
     ctx.ticket = Some(ticket);
     Ok(())
 }

@@ -87,6 +87,9 @@ pub(super) struct PlannedBudget {
     pub in_flight: f64,
     pub ttl_ms: i64,
     pub index: i64,
+    /// What the backend reserved on this budget: the plan's amount, or what was left of the budget when
+    /// that was less (set when the reserve succeeds).
+    pub held: f64,
 }
 
 /// One rate check and increment.
@@ -125,6 +128,7 @@ impl ReservePlan {
                         seed: if b.seed.is_finite() { b.seed.max(0.0) } else { 0.0 },
                         fresh: false,
                         in_flight: 0.0,
+                        held: 0.0,
                         ttl_ms: budget_ttl_ms(b.window, index, now_ms),
                         index,
                     }
@@ -142,6 +146,13 @@ impl ReservePlan {
                 .collect(),
             parallel: r.parallel.iter().map(|p: &Parallel| (parallel_key(p.scope, &p.id), p.max)).collect(),
             minute,
+        }
+    }
+
+    /// Records what the backend held on each budget (in plan order).
+    pub fn set_held(&mut self, held: &[f64]) {
+        for (b, h) in self.budgets.iter_mut().zip(held) {
+            b.held = *h;
         }
     }
 
@@ -200,7 +211,14 @@ impl ReservePlan {
                 .budgets
                 .into_iter()
                 .zip(self.budgets)
-                .map(|(b, p)| HeldBudget { scope: b.scope, id: b.id, window: b.window, index: p.index, seed: p.seed })
+                .map(|(b, p)| HeldBudget {
+                    scope: b.scope,
+                    id: b.id,
+                    window: b.window,
+                    index: p.index,
+                    seed: p.seed,
+                    held: p.held,
+                })
                 .collect(),
             rates: r.rates.into_iter().map(|x| (x.scope, x.id)).collect(),
             parallel: self.parallel.into_iter().map(|(k, _)| k).collect(),
@@ -217,11 +235,12 @@ pub(super) struct SettledBudget {
     /// Seed of the current window (0 for a window the reserve did not see).
     pub seed: f64,
     pub ttl_ms: i64,
+    /// What the reserve held on this budget, given back now.
+    pub unreserve: f64,
 }
 
 /// Everything a settle gives back and books.
 pub(super) struct SettlePlan {
-    pub amount: f64,
     pub cost: f64,
     pub tokens: u64,
     pub budgets: Vec<SettledBudget>,
@@ -236,7 +255,6 @@ impl SettlePlan {
         let now_s = now_ms.div_euclid(1000);
         let minute = minute_of(now_ms);
         SettlePlan {
-            amount: t.amount,
             cost: if cost.is_finite() && cost > 0.0 { cost } else { 0.0 },
             tokens,
             budgets: t
@@ -250,6 +268,7 @@ impl SettlePlan {
                         current_key: budget_key(b.scope, &b.id, b.window, index),
                         seed: if index == b.index { b.seed } else { 0.0 },
                         ttl_ms: budget_ttl_ms(b.window, index, now_ms),
+                        unreserve: b.held,
                     }
                 })
                 .collect(),

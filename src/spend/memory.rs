@@ -58,21 +58,28 @@ pub(super) struct MemoryStore {
 
 impl MemoryStore {
     /// Checks every counter of `plan`, then takes them all; nothing is taken when one check fails.
-    pub fn reserve(&self, plan: &ReservePlan, now_ms: i64) -> Result<(), Denied> {
+    /// What each budget holds: the plan's amount, or, for a call alone on a budget, what was left of it when
+    /// that was less (a budget with nothing left refuses).
+    pub fn reserve(&self, plan: &ReservePlan, now_ms: i64) -> Result<Vec<f64>, Denied> {
         let mut guard = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
         let cells = &mut *guard;
         cells.ops += 1;
         if cells.ops & (SWEEP_EVERY - 1) == 0 {
             cells.sweep(now_ms);
         }
+        let mut held = Vec::with_capacity(plan.budgets.len());
         for (i, b) in plan.budgets.iter().enumerate() {
             let (spent, reserved) = match cells.budgets.get(&b.key) {
-                Some(c) if c.expires_ms > now_ms => (c.spent, c.reserved),
+                Some(c) if c.expires_ms > now_ms => (c.spent.max(b.seed), c.reserved),
                 _ => (b.seed, 0.0),
             };
-            if spent >= b.max || spent + reserved + plan.amount > b.max {
+            // The whole worst case when it fits; what is left only for a call alone on the budget (so only
+            // one call at a time can cross it: the overspend is at most one call).
+            let left = b.max - spent - reserved;
+            if spent >= b.max || left <= 0.0 || (plan.amount > left && reserved > 0.0) {
                 return Err(Denied::Budget(i, spent));
             }
+            held.push(plan.amount.min(left));
         }
         for (i, r) in plan.rates.iter().enumerate() {
             let (requests, tokens) = match cells.rates.get(&r.key) {
@@ -95,9 +102,10 @@ impl MemoryStore {
                 return Err(Denied::Parallel(i));
             }
         }
-        for b in &plan.budgets {
+        for (b, h) in plan.budgets.iter().zip(&held) {
             let c = live_budget(&mut cells.budgets, &b.key, b.seed, now_ms);
-            c.reserved += plan.amount;
+            c.spent = c.spent.max(b.seed);
+            c.reserved += h;
             c.expires_ms = now_ms + b.ttl_ms;
         }
         for r in &plan.rates {
@@ -116,7 +124,7 @@ impl MemoryStore {
             c.n += 1;
             c.expires_ms = now_ms + PARALLEL_TTL_MS;
         }
-        Ok(())
+        Ok(held)
     }
 
     /// Gives back the reservation, books cost and tokens, releases the parallel slots.
@@ -126,7 +134,7 @@ impl MemoryStore {
         for b in &plan.budgets {
             if let Some(c) = cells.budgets.get_mut(&b.reserve_key) {
                 if c.expires_ms > now_ms {
-                    c.reserved = (c.reserved - plan.amount).max(0.0);
+                    c.reserved = (c.reserved - b.unreserve).max(0.0);
                 }
             }
             if plan.cost > 0.0 {

@@ -185,6 +185,8 @@ struct HeldBudget {
     window: Option<Window>,
     index: i64,
     seed: f64,
+    /// What the reserve held on it (at most what was left of the budget).
+    held: f64,
 }
 
 /// What [`Limits::settle`] needs: which counters were taken, on which windows, on which backend.
@@ -603,7 +605,8 @@ impl Limits {
                     outcome = redis.reserve(plan).await;
                 }
                 match outcome {
-                    Ok(redis::Reserved::Taken) => {
+                    Ok(redis::Reserved::Taken(held)) => {
+                        plan.set_held(&held);
                         self.hold(plan);
                         return Ok(Backend::Redis);
                     }
@@ -619,7 +622,9 @@ impl Limits {
             }
             self.counters.local_fallbacks.fetch_add(1, Ordering::Relaxed);
         }
-        self.memory.reserve(plan, now_ms).map(|()| Backend::Memory).map_err(|d| plan.refusal(d, now_ms, r))
+        let held = self.memory.reserve(plan, now_ms).map_err(|d| plan.refusal(d, now_ms, r))?;
+        plan.set_held(&held);
+        Ok(Backend::Memory)
     }
 
     /// Sets the seeds of the budgets at `missing` (positions in `plan`) from the database, read now, and what
@@ -644,25 +649,25 @@ impl Limits {
 
     /// Counts a Redis reservation as this instance's until it is settled.
     fn hold(&self, plan: &keys::ReservePlan) {
-        if plan.amount <= 0.0 || plan.budgets.is_empty() {
+        if plan.budgets.iter().all(|b| b.held <= 0.0) {
             return;
         }
         let mut held = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-        for b in &plan.budgets {
-            *held.entry(b.key.clone()).or_insert(0.0) += plan.amount;
+        for b in plan.budgets.iter().filter(|b| b.held > 0.0) {
+            *held.entry(b.key.clone()).or_insert(0.0) += b.held;
         }
     }
 
     /// A Redis reservation settled (or handed to the reconcile queue): no longer in flight here.
     fn release(&self, plan: &keys::SettlePlan) {
-        if plan.amount <= 0.0 || plan.budgets.is_empty() {
+        if plan.budgets.iter().all(|b| b.unreserve <= 0.0) {
             return;
         }
         let mut held = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-        for b in &plan.budgets {
+        for b in plan.budgets.iter().filter(|b| b.unreserve > 0.0) {
             if let Some(v) = held.get_mut(&b.reserve_key) {
-                *v -= plan.amount;
-                if *v <= plan.amount * 1e-9 {
+                *v -= b.unreserve;
+                if *v <= b.unreserve * 1e-9 {
                     held.remove(&b.reserve_key);
                 }
             }
@@ -692,7 +697,7 @@ impl Limits {
                 }
                 let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
                 for b in &plan.budgets {
-                    pending.budget(b.reserve_key.clone(), b.seed, b.ttl_ms).unreserve += plan.amount;
+                    pending.budget(b.reserve_key.clone(), b.seed, b.ttl_ms).unreserve += b.unreserve;
                     pending.budget(b.current_key.clone(), b.seed, b.ttl_ms).spent += plan.cost;
                 }
                 for key in &plan.parallel {

@@ -26,8 +26,14 @@ use super::{Pending, REDIS_TIMEOUT};
 /// KEYS: budget windows (nb), rate minutes (nr), parallel counters (np).
 /// ARGV: amount, nb, nr, np; per budget: max, seed, ttl_ms, fresh (1/0), in_flight; per rate: rpm, tpm (-1: none),
 /// ttl_ms; per parallel: max, ttl_ms.
-/// Returns {"ok"}, {kind, position (1-based), spent}, or {"unseeded", positions (comma-separated)} when budget
-/// counters are missing and their seed is not fresh: nothing is taken then.
+/// Returns {"ok", held per budget...}, {kind, position (1-based), spent}, or {"unseeded", positions
+/// (comma-separated)} when budget counters are missing and their seed is not fresh: nothing is taken then.
+///
+/// Each budget holds `amount` when it fits in what is left; a call alone on the budget (nothing else reserved)
+/// holds what is left when it does not (LiteLLM refuses only once spend reaches the budget, so a small budget
+/// still serves its calls). Calls can never hold more than is left, and only a call alone can hold less than
+/// its worst case, so a budget is overspent by at most one call. A held amount other than `amount` travels as `%.17g`, which
+/// round-trips a double exactly.
 ///
 /// A budget's spend is never below its seed (the database's spend): `max(redis, database)`, so a counter that
 /// came back after Redis lost it cannot be below what the database knows.
@@ -36,6 +42,7 @@ local nb, nr, np = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local amount = tonumber(ARGV[1])
 local a = 5
 local unseeded = {}
+local held = {}
 for i = 1, nb do
   local v = redis.call('HMGET', KEYS[i], 'spent', 'reserved')
   if not v[1] and ARGV[a + 3] ~= '1' then
@@ -49,8 +56,14 @@ for i = 1, nb do
       reserved = tonumber(v[2] or '0')
     end
     local max = tonumber(ARGV[a])
-    if spent >= max or spent + reserved + amount > max then
-      return {'budget', tostring(i), tostring(spent)}
+    local left = max - spent - reserved
+    if spent >= max or left <= 0 or (amount > left and reserved > 0) then
+      return {'budget', tostring(i), string.format('%.17g', spent)}
+    end
+    if amount <= left then
+      held[i] = ARGV[1]
+    else
+      held[i] = string.format('%.17g', left)
     end
   end
   a = a + 5
@@ -86,7 +99,7 @@ for i = 1, nb do
   elseif tonumber(spent) < tonumber(ARGV[a + 1]) then
     redis.call('HSET', k, 'spent', ARGV[a + 1])
   end
-  redis.call('HINCRBYFLOAT', k, 'reserved', ARGV[1])
+  redis.call('HINCRBYFLOAT', k, 'reserved', held[i])
   redis.call('PEXPIRE', k, ARGV[a + 2])
   a = a + 5
 end
@@ -104,11 +117,16 @@ for i = 1, np do
   redis.call('PEXPIRE', k, ARGV[a + 1])
   a = a + 2
 end
-return {'ok', '', ''}
+local reply = {'ok'}
+for i = 1, nb do
+  reply[i + 1] = held[i]
+end
+return reply
 ";
 
 /// KEYS: reserve windows (nb), current windows (nb), rate minutes (nr), parallel counters (np).
-/// ARGV: amount, cost, tokens, nb, nr, np; per budget: seed (unused: see below), ttl_ms; per rate: ttl_ms.
+/// ARGV: (unused), cost, tokens, nb, nr, np; per budget: seed (unused: see below), ttl_ms, unreserve; per rate:
+/// ttl_ms.
 ///
 /// A budget counter that is missing (Redis lost it, or the window rolled) is not created here: the cost is
 /// in the database's queue too, and the next reserve seeds the counter from a fresh database read, which a
@@ -119,8 +137,8 @@ local cost = tonumber(ARGV[2])
 local a = 7
 for i = 1, nb do
   local rk, ck = KEYS[i], KEYS[nb + i]
-  if redis.call('HEXISTS', rk, 'reserved') == 1 then
-    if tonumber(redis.call('HINCRBYFLOAT', rk, 'reserved', '-' .. ARGV[1])) < 0 then
+  if tonumber(ARGV[a + 2]) > 0 and redis.call('HEXISTS', rk, 'reserved') == 1 then
+    if tonumber(redis.call('HINCRBYFLOAT', rk, 'reserved', '-' .. ARGV[a + 2])) < 0 then
       redis.call('HSET', rk, 'reserved', '0')
     end
   end
@@ -130,7 +148,7 @@ for i = 1, nb do
       redis.call('PEXPIRE', ck, ARGV[a + 1])
     end
   end
-  a = a + 2
+  a = a + 3
 end
 for i = 1, nr do
   local k = KEYS[2 * nb + i]
@@ -184,8 +202,8 @@ return 1
 
 /// What the reserve script did.
 pub(super) enum Reserved {
-    /// Every counter was taken.
-    Taken,
+    /// Every counter was taken; what each budget holds, in plan order.
+    Taken(Vec<f64>),
     /// A check refused; nothing was taken.
     Denied(Denied),
     /// These budgets (positions in the plan) have no counter and the plan's seed for them is not fresh:
@@ -344,7 +362,11 @@ impl RedisStore {
         let reply: Vec<String> = bounded(inv.invoke_async(&mut c)).await?;
         let kind = reply.first().map(String::as_str).unwrap_or("");
         if kind == "ok" {
-            return Ok(Reserved::Taken);
+            let held: Vec<f64> = reply.iter().skip(1).filter_map(|s| s.parse::<f64>().ok()).collect();
+            if held.len() != plan.budgets.len() {
+                return Err(unavailable("reserve script answered without the held amounts"));
+            }
+            return Ok(Reserved::Taken(held));
         }
         if kind == "unseeded" {
             let positions = reply.get(1).map(String::as_str).unwrap_or("");
@@ -387,14 +409,14 @@ impl RedisStore {
         for k in &plan.parallel {
             inv.key(k);
         }
-        inv.arg(num(plan.amount))
+        inv.arg("0")
             .arg(num(plan.cost))
             .arg(plan.tokens)
             .arg(plan.budgets.len())
             .arg(plan.rates.len())
             .arg(plan.parallel.len());
         for b in &plan.budgets {
-            inv.arg(num(b.seed)).arg(b.ttl_ms.max(1));
+            inv.arg(num(b.seed)).arg(b.ttl_ms.max(1)).arg(num(b.unreserve.max(0.0)));
         }
         for (_, ttl) in &plan.rates {
             inv.arg((*ttl).max(1));

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 pub use fake_provider::{FakeProvider, Recorded, Reply};
 pub use gateway::Gateway;
-pub use services::{PgSchema, RedisServer, TcpRelay};
+pub use services::{pg_port, PgSchema, RedisServer, TcpRelay};
 pub use sse::{read_sse, SseEvent, SseEvents};
 pub use tls_provider::{RefusedHandshake, TlsProvider, TlsRecorded};
 

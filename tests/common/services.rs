@@ -72,13 +72,19 @@ impl Drop for RedisServer {
     }
 }
 
+/// The test PostgreSQL's port: `TOLLGATE_TEST_PGPORT` (set by tests/run when it started a cluster of its
+/// own), else 5432.
+pub fn pg_port() -> u16 {
+    std::env::var("TOLLGATE_TEST_PGPORT").ok().and_then(|p| p.parse().ok()).unwrap_or(5432)
+}
+
 /// A schema of its own in the machine's PostgreSQL `test` database, dropped when this is dropped.
 pub struct PgSchema {
     name: String,
 }
 
 impl PgSchema {
-    /// Creates `tg_<random>` in database `test` on 127.0.0.1:5432 (user postgres, trust auth).
+    /// Creates `tg_<random>` in database `test` on 127.0.0.1:[`pg_port`] (user postgres, trust auth).
     pub fn create() -> PgSchema {
         let name = format!("tg_{}", uuid_like());
         psql(&format!("CREATE SCHEMA {name}"));
@@ -92,7 +98,7 @@ impl PgSchema {
 
     /// The URL of the schema on the server itself.
     pub fn url(&self) -> String {
-        self.url_via(5432)
+        self.url_via(pg_port())
     }
 
     /// Runs SQL in this schema and returns psql's unaligned output.
@@ -104,7 +110,7 @@ impl PgSchema {
 impl Drop for PgSchema {
     fn drop(&mut self) {
         let _ = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qAtc"])
+            .args(["-h", "127.0.0.1", "-p", &pg_port().to_string(), "-U", "postgres", "-d", "test", "-qAtc"])
             .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
             .output();
     }
@@ -112,12 +118,14 @@ impl Drop for PgSchema {
 
 fn psql(sql: &str) -> String {
     let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        .args(["-h", "127.0.0.1", "-p", &pg_port().to_string(), "-U", "postgres", "-d", "test"])
+        .args(["-v", "ON_ERROR_STOP=1", "-qAtc", sql])
         .output()
         .unwrap_or_else(|e| panic!("psql is needed for this test: {e}"));
     assert!(
         out.status.success(),
-        "PostgreSQL on 127.0.0.1:5432 (database test) is needed for this test; psql said: {}",
+        "PostgreSQL on 127.0.0.1:{} (database test) is needed for this test; psql said: {}",
+        pg_port(),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -59,6 +59,10 @@ def admin(keys_gateway: Gateway) -> Iterator[Any]:
         yield c
 
 
+# What one call to `priced` costs: (10 + 20) tokens at 0.001 USD.
+CALL_COST = 0.03
+
+
 def sdk(gw: Gateway, key: str) -> openai.OpenAI:
     """The official SDK with a virtual key, no retries."""
     return openai.OpenAI(
@@ -124,33 +128,39 @@ def test_admin_round_trip_then_the_sdk_uses_the_key(keys_gateway: Gateway, admin
     assert gone.value.status_code == 401
 
 
-def test_budgets_of_key_team_and_end_user_refuse_with_429(keys_gateway: Gateway, admin: Any) -> None:
-    one_call = ok(admin.post("/key/generate", json={"max_budget": 0.04}))["key"]
-    client = sdk(keys_gateway, one_call)
-    client.chat.completions.create(model="priced", messages=[{"role": "user", "content": "hi"}])
-    with pytest.raises(openai.RateLimitError) as spent:
-        client.chat.completions.create(model="priced", messages=[{"role": "user", "content": "hi"}])
+def test_budgets_of_key_team_and_end_user_refuse_with_422(keys_gateway: Gateway, admin: Any) -> None:
+    # LiteLLM's answer: 422 budget_exceeded, which the SDK raises at once (it retries 429s on its own).
+    two_calls = ok(admin.post("/key/generate", json={"max_budget": 2 * CALL_COST}))["key"]
+    # The SDK's default retries: a 422 is not retried.
+    client = sdk(keys_gateway, two_calls).with_options(max_retries=2)
+    served = 0
+    with pytest.raises(openai.UnprocessableEntityError) as spent:
+        for _ in range(5):
+            client.chat.completions.create(model="priced", messages=[{"role": "user", "content": "hi"}])
+            served += 1
+    assert 1 <= served <= 3, served
     error = spent.value.body
+    assert spent.value.status_code == 422
     assert error["type"] == "budget_exceeded", error
-    assert error["param"] == "key", error
+    assert error["message"].startswith("Budget has been exceeded! Key="), error
 
     team = ok(admin.post("/team/new", json={"team_alias": "sdk-team", "max_budget": 0}))
     team_id = team["team_id"]
     assert ok(admin.get("/team/info", params={"team_id": team_id}))["team_id"] == team_id
     member = ok(admin.post("/key/generate", json={"team_id": team_id}))["key"]
-    with pytest.raises(openai.RateLimitError) as team_spent:
+    with pytest.raises(openai.UnprocessableEntityError) as team_spent:
         sdk(keys_gateway, member).chat.completions.create(
             model="priced", messages=[{"role": "user", "content": "hi"}]
         )
-    assert team_spent.value.body["param"] == "team"
+    assert team_spent.value.body["message"].startswith(f"Budget has been exceeded! Team={team_id}")
 
     ok(admin.post("/customer/new", json={"user_id": "sdk-end-user", "max_budget": 0}))
     free = ok(admin.post("/key/generate", json={}))["key"]
-    with pytest.raises(openai.RateLimitError) as end_user_spent:
+    with pytest.raises(openai.UnprocessableEntityError) as end_user_spent:
         sdk(keys_gateway, free).chat.completions.create(
             model="priced", messages=[{"role": "user", "content": "hi"}], user="sdk-end-user"
         )
-    assert end_user_spent.value.body["param"] == "end_user"
+    assert end_user_spent.value.body["message"].startswith("ExceededBudget: End User=sdk-end-user")
     # Another end-user of the same key is not affected.
     sdk(keys_gateway, free).chat.completions.create(
         model="priced", messages=[{"role": "user", "content": "hi"}], user="someone-else"

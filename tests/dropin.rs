@@ -1,0 +1,112 @@
+//! Where a LiteLLM user who switches must get LiteLLM's answer: the client's own call id, budgets that
+//! block when LiteLLM's block (and not earlier), with LiteLLM's status and message.
+//!
+//! Run: `cargo test --test dropin`.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails loudly at the first broken expectation")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{chat_body, client, config_with, within, Gateway, MASTER_KEY};
+use serde_json::json;
+
+/// Deadline of one test.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_call_id_is_the_calls_id_on_every_route_errors_included() {
+    within(DEADLINE, async {
+        let entry =
+            "  - model_name: x\n    litellm_params:\n      model: openai/gpt-4o-mini\n      mock_response: hi\n";
+        let gw = Gateway::start(&config_with(entry)).await;
+        let id = "client-trace-7f3a:01";
+        let http = client();
+        let calls = [
+            (
+                "chat",
+                http.post(gw.url("/v1/chat/completions")).bearer_auth(MASTER_KEY).json(&chat_body("x", "hi")),
+                200,
+            ),
+            ("no key", http.post(gw.url("/v1/chat/completions")).json(&chat_body("x", "hi")), 401),
+            (
+                "unknown model",
+                http.post(gw.url("/v1/chat/completions")).bearer_auth(MASTER_KEY).json(&chat_body("y", "hi")),
+                400,
+            ),
+            ("unknown route", http.get(gw.url("/v1/nothing")).bearer_auth(MASTER_KEY), 404),
+            ("admin", http.post(gw.url("/key/generate")).bearer_auth(MASTER_KEY).json(&json!({})), 200),
+            ("health", http.get(gw.url("/health/readiness")), 200),
+        ];
+        for (what, req, status) in calls {
+            let resp = req.header("x-litellm-call-id", id).send().await.expect(what);
+            assert_eq!(resp.status().as_u16(), status, "{what}");
+            assert_eq!(resp.headers()["x-litellm-call-id"], id, "{what}");
+        }
+        // Without one, or with one that is not a header-safe id, the gateway makes its own.
+        for sent in [None, Some("x".repeat(300))] {
+            let mut req = http.post(gw.url("/v1/chat/completions")).bearer_auth(MASTER_KEY).json(&chat_body("x", "hi"));
+            if let Some(s) = &sent {
+                req = req.header("x-litellm-call-id", s.as_str());
+            }
+            let resp = req.send().await.expect("chat");
+            let made = resp.headers()["x-litellm-call-id"].to_str().unwrap().to_string();
+            assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
+        }
+    })
+    .await;
+}
+
+/// One mock call to `priced` costs (10 + 20) tokens at 0.001 USD.
+const CALL_COST: f64 = 0.03;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_call_budget_on_a_key_a_team_or_an_end_user_serves_about_two_calls_then_422() {
+    within(DEADLINE, async {
+        let entry = "  - model_name: priced\n    litellm_params: {model: openai/gpt-4o-mini, mock_response: hi, \
+                     input_cost_per_token: 0.001, output_cost_per_token: 0.001}\n";
+        let gw = Gateway::start(&config_with(entry)).await;
+        let http = client();
+        let admin = |path: &'static str, body: serde_json::Value| {
+            let req = http.post(gw.url(path)).bearer_auth(MASTER_KEY).json(&body);
+            async move {
+                let resp = req.send().await.expect(path);
+                assert_eq!(resp.status().as_u16(), 200, "{path}");
+                resp.json::<serde_json::Value>().await.expect("json")
+            }
+        };
+        let key_of = |v: serde_json::Value| v["key"].as_str().unwrap().to_string();
+        let budget = 2.0 * CALL_COST;
+        let by_key = key_of(admin("/key/generate", json!({"max_budget": budget})).await);
+        admin("/team/new", json!({"team_id": "two-calls", "max_budget": budget})).await;
+        let by_team = key_of(admin("/key/generate", json!({"team_id": "two-calls"})).await);
+        admin("/customer/new", json!({"user_id": "two-calls-user", "max_budget": budget})).await;
+        let by_end_user = key_of(admin("/key/generate", json!({})).await);
+        for (what, key, user, words) in [
+            ("key", &by_key, None, "Budget has been exceeded! Key=key Current cost: "),
+            ("team", &by_team, None, "Budget has been exceeded! Team=two-calls Current cost: "),
+            ("end user", &by_end_user, Some("two-calls-user"), "ExceededBudget: End User=two-calls-user over budget."),
+        ] {
+            let mut served = 0;
+            let mut refusal = None;
+            for _ in 0..6 {
+                let mut body = chat_body("priced", "hi");
+                if let Some(u) = user {
+                    body["user"] = json!(u);
+                }
+                let resp = http.post(gw.url("/v1/chat/completions")).bearer_auth(key).json(&body).send().await.unwrap();
+                if resp.status().as_u16() == 200 {
+                    served += 1;
+                    continue;
+                }
+                refusal = Some(resp);
+                break;
+            }
+            assert!((1..=3).contains(&served), "{what}: {served} calls served on a two-call budget");
+            let error = common::expect_openai_error(refusal.expect("a refusal"), 422).await;
+            assert_eq!(error["type"], json!("budget_exceeded"), "{what}: {error}");
+            assert!(error["message"].as_str().unwrap().starts_with(words), "{what}: {error}");
+        }
+    })
+    .await;
+}
