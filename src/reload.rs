@@ -30,6 +30,8 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     /// Parsed `api_base` of every deployment that calls a provider, by deployment id.
     pub targets: HashMap<String, Target>,
+    /// Bedrock deployments' `aws_bedrock_runtime_endpoint`, by deployment id: their Converse calls go there.
+    pub runtime_targets: HashMap<String, Target>,
     /// Routing state: strategies, passive health and cooldowns (carried over across reloads by id).
     pub router: Router,
     /// The `/v1/models` body, rendered once.
@@ -48,6 +50,7 @@ impl Snapshot {
     /// Builds a snapshot; fails with key paths when an `api_base` cannot be parsed.
     pub fn build(config: Config, previous: Option<&Snapshot>, created: u64) -> Result<Snapshot, Vec<String>> {
         let mut targets = HashMap::new();
+        let mut runtime_targets = HashMap::new();
         let mut vertex = HashMap::new();
         let mut errors = Vec::new();
         for group in &config.groups {
@@ -68,6 +71,15 @@ impl Snapshot {
                         Err(e) => errors.push(format!("model_list[{}].litellm_params.{e}", d.index)),
                     }
                 }
+                if let Some(endpoint) = d.cloud.aws_bedrock_runtime_endpoint.as_deref() {
+                    match Target::parse(endpoint) {
+                        Ok(t) => {
+                            runtime_targets.insert(d.id.clone(), t);
+                        }
+                        Err(e) => errors
+                            .push(format!("model_list[{}].litellm_params.aws_bedrock_runtime_endpoint: {e}", d.index)),
+                    }
+                }
                 let Some(base) = d.api_base.as_deref() else { continue };
                 match Target::parse(base) {
                     Ok(t) => {
@@ -84,7 +96,16 @@ impl Snapshot {
         let router = Router::new(&config, previous.map(|p| &p.router));
         let models_body = crate::admin::models_body(&config, created);
         let master_key = config.general.master_key.as_ref().map(|k| k.as_bytes().to_vec());
-        Ok(Snapshot { config: Arc::new(config), targets, router, models_body, master_key, vertex, prices })
+        Ok(Snapshot {
+            config: Arc::new(config),
+            targets,
+            runtime_targets,
+            router,
+            models_body,
+            master_key,
+            vertex,
+            prices,
+        })
     }
 }
 

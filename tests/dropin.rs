@@ -110,3 +110,68 @@ async fn a_two_call_budget_on_a_key_a_team_or_an_end_user_serves_about_two_calls
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_urls_are_formed_from_api_base_as_litellm_forms_them() {
+    use common::{FakeProvider, Reply};
+    within(DEADLINE, async {
+        let fake = FakeProvider::start(Reply::Echo).await;
+        let origin = fake.origin();
+        // (group, litellm_params members, the path the provider must see), api_base in LiteLLM's doc forms.
+        let rows = [
+            (
+                "oai",
+                format!("model: openai/m, api_base: '{origin}/v1', api_key: k"),
+                "/v1/chat/completions".to_string(),
+            ),
+            ("vllm", format!("model: hosted_vllm/m, api_base: '{origin}'"), "/chat/completions".to_string()),
+            (
+                "az",
+                format!("model: azure/dep, api_base: '{origin}', api_key: k, api_version: '2024-10-21'"),
+                "/openai/deployments/dep/chat/completions?api-version=2024-10-21".to_string(),
+            ),
+            ("ant", format!("model: anthropic/claude-x, api_base: '{origin}', api_key: k"), "/v1/messages".to_string()),
+            (
+                "gem",
+                format!("model: gemini/gemini-2.0-flash, api_base: '{origin}/v1beta', api_key: k"),
+                "/v1beta/models/gemini-2.0-flash:generateContent".to_string(),
+            ),
+            (
+                "coh",
+                format!("model: cohere/command-r, api_base: '{origin}/v2/chat', api_key: k"),
+                "/v2/chat".to_string(),
+            ),
+            (
+                "bed",
+                format!(
+                    "model: bedrock/anthropic.claude-3:0, api_base: 'http://127.0.0.1:9', \
+                     aws_bedrock_runtime_endpoint: '{origin}', aws_access_key_id: AK, aws_secret_access_key: SK, \
+                     aws_region_name: eu-west-1"
+                ),
+                "/model/anthropic.claude-3%3A0/converse".to_string(),
+            ),
+        ];
+        let entries: String = rows
+            .iter()
+            .map(|(group, params, _)| {
+                format!("  - model_name: {group}\n    litellm_params: {{{params}, num_retries: 0}}\n")
+            })
+            .collect();
+        let gw = Gateway::start(&config_with(&entries)).await;
+        for (group, _, path) in &rows {
+            let before = fake.hits();
+            let _ = client()
+                .post(gw.url("/v1/chat/completions"))
+                .bearer_auth(MASTER_KEY)
+                .json(&chat_body(group, "hi"))
+                .send()
+                .await
+                .expect(group);
+            // The fake speaks OpenAI's shape, so translated providers may answer 502 here: the URL is the point.
+            assert_eq!(fake.hits(), before + 1, "{group}: the provider was not called");
+            let seen = fake.requests().pop().expect("a request").path_and_query;
+            assert_eq!(&seen, path, "{group}");
+        }
+    })
+    .await;
+}

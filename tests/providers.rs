@@ -229,10 +229,18 @@ impl Deployment {
     fn write(case: &FixtureCase, fake: &ReplayProvider) -> Deployment {
         let q = |s: &str| serde_json::to_string(s).expect("a YAML double-quoted string");
         let model = format!("{}/{}", case.wire.litellm_prefix(), case.upstream_model());
+        // `api_base` as LiteLLM's docs write it: Gemini's carries the API version, Cohere's is the whole
+        // endpoint URL; the others are the host.
+        let base = match case.wire {
+            Wire::Gemini => format!("{}/v1beta", fake.origin()),
+            Wire::Cohere if case.is_embeddings() => format!("{}/v2/embed", fake.origin()),
+            Wire::Cohere => format!("{}/v2/chat", fake.origin()),
+            _ => fake.origin(),
+        };
         let mut params = format!(
             "      model: {model}\n      api_base: {base}\n      num_retries: 0\n",
             model = q(&model),
-            base = q(&fake.origin())
+            base = q(&base)
         );
         let mut key_dir = None;
         let mut token_uri = None;

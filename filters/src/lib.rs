@@ -194,7 +194,8 @@ impl Provider {
         }
     }
 
-    /// The `api_base` LiteLLM uses when the config gives none; `None` where the config must give one.
+    /// The `api_base` LiteLLM uses when the config gives none; `None` where the config must give one. What
+    /// the gateway appends to it, per provider, is LiteLLM's rule (the gateway's `upstream::request_path`).
     ///
     /// Vertex AI and Bedrock are regional: the base is LiteLLM's default region (`us-central1`, `us-west-2`)
     /// and the gateway is expected to build the real one from `vertex_location` / `aws_region_name`.
@@ -207,14 +208,14 @@ impl Provider {
             Provider::Ollama | Provider::OllamaChat => Some("http://localhost:11434/v1"),
             Provider::Groq => Some("https://api.groq.com/openai/v1"),
             Provider::Mistral => Some("https://api.mistral.ai/v1"),
-            Provider::DeepSeek => Some("https://api.deepseek.com/v1"),
-            Provider::TogetherAi => Some("https://api.together.xyz/v1"),
+            Provider::DeepSeek => Some("https://api.deepseek.com/beta"),
+            Provider::TogetherAi => Some("https://api.together.ai/v1"),
             Provider::Perplexity => Some("https://api.perplexity.ai"),
             Provider::OpenRouter => Some("https://openrouter.ai/api/v1"),
             Provider::FireworksAi => Some("https://api.fireworks.ai/inference/v1"),
             Provider::Xai => Some("https://api.x.ai/v1"),
             Provider::Anthropic => Some("https://api.anthropic.com"),
-            Provider::Gemini => Some("https://generativelanguage.googleapis.com"),
+            Provider::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
             Provider::VertexAi => Some("https://us-central1-aiplatform.googleapis.com"),
             Provider::Bedrock => Some("https://bedrock-runtime.us-west-2.amazonaws.com"),
             Provider::Cohere => Some("https://api.cohere.com"),

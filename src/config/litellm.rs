@@ -81,6 +81,9 @@ pub(crate) struct LitellmParams {
     /// Bedrock: the AWS region, e.g. `eu-central-1`.
     #[serde(default)]
     pub aws_region_name: Option<String>,
+    /// Bedrock: the runtime endpoint (a VPC endpoint, a proxy); Converse calls go there before `api_base`.
+    #[serde(default)]
+    pub aws_bedrock_runtime_endpoint: Option<String>,
     /// Requests per minute.
     #[serde(default)]
     pub rpm: Option<u64>,
@@ -346,6 +349,7 @@ pub(crate) const LITELLM_PARAMS: KeyTable = KeyTable {
         "aws_secret_access_key",
         "aws_session_token",
         "aws_region_name",
+        "aws_bedrock_runtime_endpoint",
         "rpm",
         "tpm",
         "weight",

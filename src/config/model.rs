@@ -59,6 +59,9 @@ pub struct Deployment {
     pub upstream_model: String,
     /// `api_base`, or the provider's default; no trailing slash.
     pub api_base: Option<String>,
+    /// Whether `api_base` came from the config (or the provider's environment variable) rather than the
+    /// provider's default: Cohere's `api_base` is a whole endpoint URL, its default one per endpoint.
+    pub api_base_given: bool,
     /// `api_key` (resolved); never logged, never shown.
     pub api_key: Option<String>,
     /// `api_version` (Azure).
@@ -106,6 +109,9 @@ pub struct CloudParams {
     pub aws_session_token: Option<String>,
     /// `aws_region_name` (else `AWS_REGION`, `AWS_DEFAULT_REGION`).
     pub aws_region_name: Option<String>,
+    /// `aws_bedrock_runtime_endpoint` (else `AWS_BEDROCK_RUNTIME_ENDPOINT`): where Converse calls go, before
+    /// `api_base` (LiteLLM's `get_runtime_endpoint`; invoke calls, embeddings, prefer `api_base`).
+    pub aws_bedrock_runtime_endpoint: Option<String>,
 }
 
 /// A deployment's provider: one we serve, or one we know of but do not serve yet.

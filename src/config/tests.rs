@@ -483,20 +483,13 @@ model_list:
 }
 
 #[test]
-fn azure_without_api_version_is_refused_unless_the_environment_has_one() -> TestResult {
+fn azure_without_api_version_takes_the_environments_else_litellms_default() -> TestResult {
     let yaml = r#"
 model_list:
   - model_name: az
     litellm_params: {model: azure/gpt-4o, api_base: "https://x.openai.azure.com"}
 "#;
-    let errors = errors_of(yaml)?;
-    assert_eq!(
-        errors,
-        vec![
-            "model_list[0].litellm_params.api_version: api_version is required for provider azure \
-             (or set AZURE_API_VERSION, or give a mock_response)"
-        ]
-    );
+    assert_eq!(deployment(&parse_clean(yaml)?, 0)?.api_version.as_deref(), Some("2025-02-01-preview"));
     let config = parse_with_env(yaml, &env_of(&[("AZURE_API_VERSION", "2024-10-21")]))?;
     assert_eq!(deployment(&config, 0)?.api_version.as_deref(), Some("2024-10-21"));
     Ok(())

@@ -388,7 +388,12 @@ fn regional_api_base(
                 .filter(|l| !l.is_empty())
                 .map(str::to_owned)
                 .or_else(|| env.get("VERTEXAI_LOCATION"))?;
-            Some(format!("https://{location}-aiplatform.googleapis.com"))
+            // LiteLLM's `get_vertex_base_url`: the global endpoint, a multi-region (`us`, `eu`), a region.
+            Some(match location.as_str() {
+                "global" => "https://aiplatform.googleapis.com".to_string(),
+                multi if !multi.contains('-') => format!("https://aiplatform.{multi}.rep.googleapis.com"),
+                region => format!("https://{region}-aiplatform.googleapis.com"),
+            })
         }
         Provider::Bedrock => {
             let region = aws_region
@@ -400,6 +405,23 @@ fn regional_api_base(
         }
         _ => None,
     }
+}
+
+/// LiteLLM's Azure API version when neither `api_version` nor `AZURE_API_VERSION` gives one.
+const AZURE_DEFAULT_API_VERSION: &str = "2025-02-01-preview";
+
+/// The provider's default `api_base` for `model` (`litellm_params.model`): Gemini 3 and later models are
+/// served by `v1alpha` (LiteLLM's `is_gemini_3_or_newer`), older ones by `v1beta`.
+fn default_api_base(provider: Provider, model: &str) -> Option<String> {
+    if provider == Provider::Gemini {
+        let name = model.rsplit('/').next().unwrap_or(model);
+        let major =
+            name.strip_prefix("gemini-").and_then(|r| r.split(['-', '.']).next()).and_then(|v| v.parse::<u32>().ok());
+        if major.is_some_and(|m| m >= 3) {
+            return Some("https://generativelanguage.googleapis.com/v1alpha".to_string());
+        }
+    }
+    provider.default_api_base().map(str::to_owned)
 }
 
 /// The environment variable LiteLLM reads a provider's key from when `api_key` is not configured.
@@ -447,12 +469,21 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
 
     // LiteLLM reads Azure's endpoint and version from the environment when the config leaves them out.
     let configured_base = non_empty(params.api_base).or_else(|| azure.then(|| env.get("AZURE_API_BASE")).flatten());
+    let bedrock = served == Some(Provider::Bedrock);
+    let runtime_endpoint = non_empty(params.aws_bedrock_runtime_endpoint.clone())
+        .or_else(|| bedrock.then(|| env.get("AWS_BEDROCK_RUNTIME_ENDPOINT")).flatten());
+    let api_base_given = configured_base.is_some();
     let api_base = match configured_base {
         Some(base) => url(&at("api_base"), &base, report),
+        // Bedrock's endpoint: api_base, else the runtime endpoint, else the region's (LiteLLM's order).
+        None if bedrock && runtime_endpoint.is_some() => runtime_endpoint.clone(),
         None => regional_api_base(served, params.vertex_location.as_deref(), params.aws_region_name.as_deref(), env)
-            .or_else(|| served.and_then(Provider::default_api_base).map(str::to_owned)),
+            .or_else(|| served.and_then(|p| default_api_base(p, &params.model))),
     };
-    let api_version = non_empty(params.api_version).or_else(|| azure.then(|| env.get("AZURE_API_VERSION")).flatten());
+    // LiteLLM's default Azure API version (`litellm.AZURE_DEFAULT_API_VERSION`).
+    let api_version = non_empty(params.api_version)
+        .or_else(|| azure.then(|| env.get("AZURE_API_VERSION")).flatten())
+        .or_else(|| azure.then(|| AZURE_DEFAULT_API_VERSION.to_string()));
     if let (Some(p), None, None) = (served, &api_base, &mock_response) {
         if p.default_api_base().is_none() {
             report.error(
@@ -460,12 +491,6 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
                 format_args!("api_base is required for provider {} (or give a mock_response)", p.prefix()),
             );
         }
-    }
-    if azure && api_version.is_none() && mock_response.is_none() {
-        report.error(
-            &at("api_version"),
-            "api_version is required for provider azure (or set AZURE_API_VERSION, or give a mock_response)",
-        );
     }
 
     let timeout = params.timeout.and_then(|s| positive_duration(&at("timeout"), s, report));
@@ -510,6 +535,7 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
         provider,
         upstream_model: provider_model_name(served, upstream_model),
         api_base,
+        api_base_given,
         // LiteLLM falls back to the provider's usual variable (OPENAI_API_KEY, GROQ_API_KEY, ...).
         api_key: non_empty(params.api_key).or_else(|| served.and_then(default_key_var).and_then(|v| env.get(v))),
         api_version,
@@ -527,6 +553,7 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
             aws_region_name: non_empty(params.aws_region_name)
                 .or_else(|| env.get("AWS_REGION"))
                 .or_else(|| env.get("AWS_DEFAULT_REGION")),
+            aws_bedrock_runtime_endpoint: runtime_endpoint,
         },
         rpm: params.rpm,
         tpm: params.tpm,

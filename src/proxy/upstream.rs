@@ -347,7 +347,12 @@ async fn send(
     first_byte: Instant,
 ) -> Result<(ClientSession, HttpPeer), Error> {
     let d = call.deployment;
-    let Some(target) = ctx.snapshot.targets.get(&d.id) else {
+    // Bedrock's Converse goes to the runtime endpoint first, invoke (embeddings) to api_base first (LiteLLM).
+    let runtime = match (call.provider, call.endpoint) {
+        (Provider::Bedrock, e) if e != Endpoint::Embeddings => ctx.snapshot.runtime_targets.get(&d.id),
+        _ => None,
+    };
+    let Some(target) = runtime.or_else(|| ctx.snapshot.targets.get(&d.id)) else {
         return Err(Error::Internal(format!("deployment {} has no api_base", d.id)));
     };
     let timeout = || {

@@ -62,8 +62,9 @@ impl Target {
     }
 }
 
-/// The provider path (with query) for one call, following the provider's URL layout. `vertex_key_project`
-/// is the `project_id` of a Vertex AI deployment's service-account key.
+/// The provider path (with query) for one call: LiteLLM's rule for the provider (its source, release
+/// 1.110; the README's "Provider URLs" table says each). `vertex_key_project` is the `project_id` of a
+/// Vertex AI deployment's service-account key.
 pub fn request_path(
     target: &Target,
     deployment: &Deployment,
@@ -76,15 +77,24 @@ pub fn request_path(
     let model = deployment.upstream_model.as_str();
     match provider {
         Provider::Azure => {
-            let version = deployment.api_version.as_deref().unwrap_or("2024-10-21");
+            let version = deployment.api_version.as_deref().unwrap_or("2025-02-01-preview");
+            if matches!(version, "v1" | "latest" | "preview") {
+                // Azure's v1 API: an OpenAI client on `{api_base}/openai/v1`.
+                return format!("{}{}", ensure_route(base, "openai/v1"), endpoint.path());
+            }
+            if base.contains("/openai/deployments") {
+                // The deployment is in api_base already: the SDK's base_url.
+                return format!("{base}{}?api-version={version}", endpoint.path());
+            }
             format!("{base}/openai/deployments/{model}{}?api-version={version}", endpoint.path())
         }
-        // Ollama's OpenAI-compatible API lives under /v1; LiteLLM users write the bare host.
+        // Ollama's OpenAI-compatible API lives under /v1; LiteLLM users write the bare host. (LiteLLM itself
+        // calls Ollama's native /api/chat and /api/generate; the answers are the same.)
         Provider::Ollama | Provider::OllamaChat if !base.ends_with("/v1") => format!("{base}/v1{}", endpoint.path()),
-        // LiteLLM's default api_base for Anthropic is the full messages URL; a bare host gets the path.
-        Provider::Anthropic if base.ends_with("/v1/messages") => base.to_string(),
-        Provider::Anthropic => format!("{base}/v1/messages"),
-        Provider::Gemini => format!("{base}/v1beta/models/{model}:{}", google_method(endpoint, stream)),
+        // `ensure_api_route(api_base, "v1/messages")`: a host gets the path, a whole URL stays.
+        Provider::Anthropic => ensure_route(base, "v1/messages"),
+        // `{api_base}/models/{model}:{method}`: the API version is part of api_base.
+        Provider::Gemini => format!("{base}/models/{model}:{}", google_method(endpoint, stream)),
         Provider::VertexAi => {
             // LiteLLM falls back to the service-account key's own project.
             let project = deployment.cloud.vertex_project.as_deref().or(vertex_key_project).unwrap_or_default();
@@ -93,7 +103,15 @@ pub fn request_path(
                 Endpoint::Embeddings => "predict",
                 _ => google_method(endpoint, stream),
             };
-            format!("{base}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:{method}")
+            let resource = format!("projects/{project}/locations/{location}/publishers/google/models/{model}");
+            match base {
+                // No path: the whole default path.
+                "" => format!("/v1/{resource}:{method}"),
+                // Only a version: grafted onto the default path, keeping that version.
+                "/v1" | "/v1beta1" => format!("{base}/{resource}:{method}"),
+                // Any other path is the model's URL as it is (a proxy's own layout).
+                _ => format!("{base}:{method}"),
+            }
         }
         Provider::Bedrock => {
             let id = percent_encode_path(model);
@@ -103,11 +121,34 @@ pub fn request_path(
                 (_, false) => format!("{base}/model/{id}/converse"),
             }
         }
+        // A configured api_base is the whole endpoint URL; the defaults are `/v2/chat` and `/v2/embed`.
+        Provider::Cohere if deployment.api_base_given => {
+            if base.is_empty() {
+                "/".to_string()
+            } else {
+                base.to_string()
+            }
+        }
         Provider::Cohere => match endpoint {
-            Endpoint::Embeddings => format!("{base}/v2/embed"),
-            _ => format!("{base}/v2/chat"),
+            Endpoint::Embeddings => "/v2/embed".to_string(),
+            _ => "/v2/chat".to_string(),
         },
+        // `ensure_api_route(api_base, "v1")`: a bare host gets /v1.
+        Provider::Mistral => format!("{}{}", ensure_route(base, "v1"), endpoint.path()),
+        // OpenAI-compatible: `{api_base}/chat/completions`, or api_base itself when it is that URL already.
+        _ if endpoint == Endpoint::ChatCompletions && base.contains("chat/completions") => base.to_string(),
         _ => format!("{base}{}", endpoint.path()),
+    }
+}
+
+/// LiteLLM's `ensure_api_route`: `base` when its path ends with `/{route}` already, else `base/{route}` (no
+/// cleverness about a partial overlap: `/v1` + `v1/messages` is `/v1/v1/messages`, as in LiteLLM).
+fn ensure_route(base: &str, route: &str) -> String {
+    let base = base.trim_end_matches('/');
+    if base.ends_with(&format!("/{route}")) {
+        base.to_string()
+    } else {
+        format!("{base}/{route}")
     }
 }
 
@@ -217,6 +258,7 @@ pub fn transport_error(deployment: &str, reason: impl std::fmt::Display) -> Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ProviderChoice;
 
     #[test]
     fn parses_api_base_with_port_and_path() -> Result<(), String> {
@@ -228,6 +270,91 @@ mod tests {
         assert!(t.tls);
         assert_eq!((t.port, t.authority.as_str()), (443, "api.openai.com"));
         Ok(())
+    }
+
+    /// The URL a deployment of `params` (YAML flow-mapping members after `model`) calls for `endpoint`.
+    fn url_of(model: &str, params: &str, endpoint: Endpoint, stream: bool) -> String {
+        let yaml = format!("model_list:\n  - model_name: m\n    litellm_params: {{model: {model}{params}}}\n");
+        let config = crate::config::parse_with_env(&yaml, &|_| None).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        let d = &config.groups[0].deployments[0];
+        let ProviderChoice::Served(provider) = d.provider else { panic!("{model} is not served") };
+        let base = match (provider, endpoint, &d.cloud.aws_bedrock_runtime_endpoint) {
+            (Provider::Bedrock, e, Some(runtime)) if e != Endpoint::Embeddings => runtime.clone(),
+            _ => d.api_base.clone().unwrap_or_default(),
+        };
+        let target = Target::parse(&base).unwrap_or_else(|e| panic!("{base}: {e}"));
+        let scheme = if target.tls { "https" } else { "http" };
+        let path = request_path(&target, d, provider, endpoint, stream, Some("key-project"));
+        format!("{scheme}://{}{path}", target.authority)
+    }
+
+    #[test]
+    fn every_provider_forms_its_url_from_api_base_as_litellm_does() {
+        use Endpoint::{ChatCompletions as Chat, Embeddings as Embed};
+        let vertex = ", vertex_project: p, vertex_location: europe-west4, vertex_credentials: '{}'";
+        let rows: &[(&str, &str, Endpoint, bool, &str)] = &[
+            // OpenAI-compatible: {api_base}/chat/completions, or api_base when it is that URL.
+            ("openai/gpt-4o", "", Chat, false, "https://api.openai.com/v1/chat/completions"),
+            ("openai/gpt-4o", ", api_base: 'http://h:8000/v1'", Embed, false, "http://h:8000/v1/embeddings"),
+            ("openai/gpt-4o", ", api_base: 'http://h/x/chat/completions'", Chat, false, "http://h/x/chat/completions"),
+            ("hosted_vllm/m", ", api_base: 'http://h:8000'", Chat, false, "http://h:8000/chat/completions"),
+            ("groq/llama", "", Chat, false, "https://api.groq.com/openai/v1/chat/completions"),
+            ("mistral/m", ", api_base: 'http://h'", Chat, false, "http://h/v1/chat/completions"),
+            ("mistral/m", "", Chat, false, "https://api.mistral.ai/v1/chat/completions"),
+            ("deepseek/deepseek-chat", "", Chat, false, "https://api.deepseek.com/beta/chat/completions"),
+            ("together_ai/m", "", Chat, false, "https://api.together.ai/v1/chat/completions"),
+            // Azure.
+            ("azure/dep", ", api_base: 'https://r.openai.azure.com', api_version: '2024-10-21'", Chat, false,
+             "https://r.openai.azure.com/openai/deployments/dep/chat/completions?api-version=2024-10-21"),
+            ("azure/dep", ", api_base: 'https://r.openai.azure.com'", Embed, false,
+             "https://r.openai.azure.com/openai/deployments/dep/embeddings?api-version=2025-02-01-preview"),
+            ("azure/dep", ", api_base: 'https://r.openai.azure.com/openai/deployments/other', api_version: '2024-10-21'",
+             Chat, false, "https://r.openai.azure.com/openai/deployments/other/chat/completions?api-version=2024-10-21"),
+            ("azure/dep", ", api_base: 'https://r.openai.azure.com', api_version: v1", Chat, false,
+             "https://r.openai.azure.com/openai/v1/chat/completions"),
+            // Anthropic: ensure_api_route(api_base, "v1/messages").
+            ("anthropic/claude", "", Chat, false, "https://api.anthropic.com/v1/messages"),
+            ("anthropic/claude", ", api_base: 'https://gw'", Chat, true, "https://gw/v1/messages"),
+            ("anthropic/claude", ", api_base: 'https://gw/v1/messages'", Chat, false, "https://gw/v1/messages"),
+            ("anthropic/claude", ", api_base: 'https://gw/v1'", Chat, false, "https://gw/v1/v1/messages"),
+            // Gemini: {api_base}/models/{model}:{method}; the version is part of api_base.
+            ("gemini/gemini-2.0-flash", "", Chat, false,
+             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:generateContent"),
+            ("gemini/gemini-3-pro-preview", "", Chat, false,
+             "https://generativelanguage.googleapis.com/v1alpha/models/gemini-3-pro-preview:generateContent"),
+            ("gemini/gemini-2.0-flash", ", api_base: 'https://gw/v1beta'", Chat, true,
+             "https://gw/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"),
+            ("gemini/text-embedding-004", ", api_base: 'https://gw/v1beta'", Embed, false,
+             "https://gw/v1beta/models/text-embedding-004:batchEmbedContents"),
+            // Vertex AI: no path -> the default path; /v1 or /v1beta1 -> grafted; any other path as is.
+            ("vertex_ai/gemini-2.0-flash", vertex, Chat, false,
+             "https://europe-west4-aiplatform.googleapis.com/v1/projects/p/locations/europe-west4/publishers/google/models/gemini-2.0-flash:generateContent"),
+            ("vertex_ai/gemini-2.0-flash", &format!("{vertex}, api_base: 'https://gw'"), Chat, true,
+             "https://gw/v1/projects/p/locations/europe-west4/publishers/google/models/gemini-2.0-flash:streamGenerateContent?alt=sse"),
+            ("vertex_ai/gemini-2.0-flash", &format!("{vertex}, api_base: 'https://gw/v1beta1'"), Chat, false,
+             "https://gw/v1beta1/projects/p/locations/europe-west4/publishers/google/models/gemini-2.0-flash:generateContent"),
+            ("vertex_ai/gemini-2.0-flash", &format!("{vertex}, api_base: 'https://gw/my/model'"), Chat, false,
+             "https://gw/my/model:generateContent"),
+            ("vertex_ai/gemini-2.0-flash", ", vertex_project: p, vertex_location: global, vertex_credentials: '{}'", Chat, false,
+             "https://aiplatform.googleapis.com/v1/projects/p/locations/global/publishers/google/models/gemini-2.0-flash:generateContent"),
+            // Cohere: a configured api_base is the whole endpoint; the defaults are /v2/chat and /v2/embed.
+            ("cohere/command-r", "", Chat, false, "https://api.cohere.com/v2/chat"),
+            ("cohere/embed-english-v3.0", "", Embed, false, "https://api.cohere.com/v2/embed"),
+            ("cohere/command-r", ", api_base: 'https://gw/v2/chat'", Chat, true, "https://gw/v2/chat"),
+            ("cohere/command-r", ", api_base: 'https://gw/cohere'", Chat, false, "https://gw/cohere"),
+            // Bedrock: Converse to the runtime endpoint first, invoke to api_base first.
+            ("bedrock/anthropic.claude-3:0", ", aws_region_name: eu-west-1", Chat, false,
+             "https://bedrock-runtime.eu-west-1.amazonaws.com/model/anthropic.claude-3%3A0/converse"),
+            ("bedrock/anthropic.claude-3:0", ", aws_region_name: eu-west-1, api_base: 'https://vpce'", Chat, true,
+             "https://vpce/model/anthropic.claude-3%3A0/converse-stream"),
+            ("bedrock/anthropic.claude-3:0", ", api_base: 'https://a', aws_bedrock_runtime_endpoint: 'https://rt'",
+             Chat, false, "https://rt/model/anthropic.claude-3%3A0/converse"),
+            ("bedrock/amazon.titan-embed-text-v2:0", ", api_base: 'https://a', aws_bedrock_runtime_endpoint: 'https://rt'",
+             Embed, false, "https://a/model/amazon.titan-embed-text-v2%3A0/invoke"),
+        ];
+        for (model, params, endpoint, stream, want) in rows {
+            assert_eq!(url_of(model, params, *endpoint, *stream), *want, "{model}{params}");
+        }
     }
 
     #[test]
