@@ -17,9 +17,18 @@ pub fn render(
     now: Instant,
     backends: crate::admin::Backends,
     limits: &crate::spend::LimitsMetrics,
+    key_misses: &crate::keys::MissCounters,
 ) -> Bytes {
     let snapshot = live.current.load();
     let mut out = String::with_capacity(2048);
+    out.push_str(
+        "# HELP tollgate_key_miss_lookups_total Keys the cache did not have: looked up in the database, or refused by the rate bound.\n",
+    );
+    out.push_str("# TYPE tollgate_key_miss_lookups_total counter\n");
+    let lookups = key_misses.lookups.load(Ordering::Relaxed);
+    let limited = key_misses.limited.load(Ordering::Relaxed);
+    let _ = writeln!(out, "tollgate_key_miss_lookups_total{{result=\"database\"}} {lookups}");
+    let _ = writeln!(out, "tollgate_key_miss_lookups_total{{result=\"limited\"}} {limited}");
     let reloads = live.reloads.load(Ordering::Relaxed);
     let refused = live.failed_reloads.load(Ordering::Relaxed);
     out.push_str("# HELP tollgate_config_reloads_total Config reloads (SIGHUP) by result.\n");

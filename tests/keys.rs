@@ -601,3 +601,48 @@ async fn a_deployment_rpm_holds_across_two_instances_sharing_redis() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_made_on_one_instance_works_on_the_other_in_the_next_request() {
+    within(DEADLINE, async {
+        let schema = PgSchema::create();
+        let yaml = config(&format!("  database_url: \"{}\"\n", schema.url()), "");
+        let a = Gateway::start(&yaml).await;
+        let b = Gateway::start(&yaml).await;
+        // Random keys first: a short negative memory, and a bounded rate of database lookups.
+        let http = client();
+        for i in 0..200 {
+            let resp = chat(&b, &format!("sk-random-{i}"), "cheap").await;
+            assert_eq!(resp.status().as_u16(), 401);
+        }
+        let metrics = http.get(b.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let lookups: u64 = metrics
+            .lines()
+            .find(|l| l.starts_with("tollgate_key_miss_lookups_total{result=\"database\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("the miss lookup counter");
+        assert!(lookups <= 60, "{lookups} database lookups for 200 random keys");
+        // The flood spent the lookup rate: it refills within a second (one lookup per 50 ms).
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+
+        // A key made on a is used on b at once, before b's next poll.
+        for _ in 0..5 {
+            let key = new_key(&a, json!({"models": ["cheap"]})).await;
+            let resp = chat(&b, &key, "cheap").await;
+            assert_eq!(resp.status().as_u16(), 200, "{:?}", resp.text().await);
+            // Its limits hold there too: another model is refused.
+            expect_openai_error(chat(&b, &key, "other").await, 403).await;
+        }
+        // A key deleted on a is refused on b within the poll interval.
+        let key = new_key(&a, json!({})).await;
+        assert_eq!(chat(&b, &key, "cheap").await.status().as_u16(), 200);
+        admin(&a, "/key/delete", json!({"keys": [key.clone()]})).await;
+        assert!(
+            eventually(Duration::from_secs(3), || async { chat(&b, &key, "cheap").await.status().as_u16() == 401 })
+                .await,
+            "a deleted key kept working on the other instance"
+        );
+    })
+    .await;
+}

@@ -3,7 +3,8 @@
 //!
 //! Usage is fixed like LiteLLM's `mock_completion` (10 prompt, 20 completion, 30 total tokens), so spend and
 //! budget accounting can be tested end to end without a provider. Where we differ from LiteLLM, it is said
-//! at the function.
+//! at the function; everywhere, `system_fingerprint` is left out where LiteLLM writes `null` (OpenAI's
+//! schema types it a string) and the message carries `refusal: null` (the schema requires it).
 
 use serde_json::{json, Value};
 
@@ -48,15 +49,14 @@ pub fn chat_completion(meta: &MockMeta<'_>, content: &str) -> Vec<u8> {
         "object": "chat.completion",
         "created": meta.created,
         "model": meta.model,
-        "system_fingerprint": null,
         "choices": [{
             "index": 0,
             "message": {
                 "role": "assistant",
                 "content": content,
-                "tool_calls": null,
-                "function_call": null,
+                "refusal": null,
             },
+            "logprobs": null,
             "finish_reason": "stop",
         }],
         "usage": usage(),
@@ -77,7 +77,6 @@ pub fn chat_stream(meta: &MockMeta<'_>, content: &str, include_usage: bool) -> V
             "object": "chat.completion.chunk",
             "created": meta.created,
             "model": meta.model,
-            "system_fingerprint": null,
             "choices": choices,
         });
         if include_usage {
@@ -199,10 +198,10 @@ mod tests {
                 "object": "chat.completion",
                 "created": 1_700_000_000,
                 "model": "gpt-4o",
-                "system_fingerprint": null,
                 "choices": [{
                     "index": 0,
-                    "message": { "role": "assistant", "content": "Hi \"there\"\n", "tool_calls": null, "function_call": null },
+                    "message": { "role": "assistant", "content": "Hi \"there\"\n", "refusal": null },
+                    "logprobs": null,
                     "finish_reason": "stop",
                 }],
                 "usage": { "prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30 },

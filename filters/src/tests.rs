@@ -79,14 +79,14 @@ fn default_api_bases_match_litellm() {
         (Provider::OllamaChat, Some("http://localhost:11434/v1")),
         (Provider::Groq, Some("https://api.groq.com/openai/v1")),
         (Provider::Mistral, Some("https://api.mistral.ai/v1")),
-        (Provider::DeepSeek, Some("https://api.deepseek.com/v1")),
-        (Provider::TogetherAi, Some("https://api.together.xyz/v1")),
+        (Provider::DeepSeek, Some("https://api.deepseek.com/beta")),
+        (Provider::TogetherAi, Some("https://api.together.ai/v1")),
         (Provider::Perplexity, Some("https://api.perplexity.ai")),
         (Provider::OpenRouter, Some("https://openrouter.ai/api/v1")),
         (Provider::FireworksAi, Some("https://api.fireworks.ai/inference/v1")),
         (Provider::Xai, Some("https://api.x.ai/v1")),
         (Provider::Anthropic, Some("https://api.anthropic.com")),
-        (Provider::Gemini, Some("https://generativelanguage.googleapis.com")),
+        (Provider::Gemini, Some("https://generativelanguage.googleapis.com/v1beta")),
         (Provider::Cohere, Some("https://api.cohere.com")),
     ];
     for (provider, base) in expected {

@@ -191,6 +191,39 @@ pub struct Keys {
     /// One admin write at a time on this instance (read-check-write of records).
     admin_lock: tokio::sync::Mutex<()>,
     started: AtomicBool,
+    /// Keys the cache did not have, looked up in the database (see [`Keys::lookup_missing`]).
+    misses: Mutex<Misses>,
+    /// Database lookups made for keys the cache did not have, and those the rate bound refused.
+    pub miss_counters: MissCounters,
+}
+
+/// How often a key the cache does not know may be looked up in the database, per second (a burst of
+/// random keys cannot flood the database: beyond this they are refused from memory).
+pub const MISS_LOOKUPS_PER_SEC: f64 = 20.0;
+/// How long a key the database does not have is answered 401 from memory.
+pub const MISS_NEGATIVE_TTL: Duration = Duration::from_secs(2);
+
+/// Keys looked up on a cache miss, until the next reload (which has them, or says they are gone).
+#[derive(Default)]
+struct Misses {
+    /// Found in the database since the last reload.
+    found: HashMap<String, Arc<Principal>>,
+    /// Not in the database, until the instant.
+    absent: HashMap<String, std::time::Instant>,
+    /// One lookup per hash in flight; later askers wait for its answer.
+    in_flight: HashMap<String, Arc<tokio::sync::OnceCell<Option<Arc<Principal>>>>>,
+    /// The rate bound's tokens and when they were counted.
+    tokens: f64,
+    counted: Option<std::time::Instant>,
+}
+
+/// Counters of the cache-miss path, for `/metrics`.
+#[derive(Default)]
+pub struct MissCounters {
+    /// Lookups that went to the database.
+    pub lookups: std::sync::atomic::AtomicU64,
+    /// Misses answered 401 without a lookup because the rate bound was spent.
+    pub limited: std::sync::atomic::AtomicU64,
 }
 
 impl Keys {
@@ -211,6 +244,8 @@ impl Keys {
             unwritten: Mutex::new(HashMap::new()),
             admin_lock: tokio::sync::Mutex::new(()),
             started: AtomicBool::new(false),
+            misses: Mutex::new(Misses::default()),
+            miss_counters: MissCounters::default(),
         }))
     }
 
@@ -224,9 +259,104 @@ impl Keys {
         tokio::spawn(flush_loop(weak));
     }
 
-    /// Hot path: sync, no I/O. SHA-256 of the presented key, looked up in the cache.
+    /// Hot path: sync, no I/O. SHA-256 of the presented key, looked up in the cache (and, on a miss, among
+    /// the keys found in the database since the last reload).
     pub fn lookup(&self, presented: &str) -> Option<Arc<Principal>> {
-        self.cache.load().keys.get(&hash_key(presented)).cloned()
+        let hash = hash_key(presented);
+        if let Some(found) = self.cache.load().keys.get(&hash) {
+            return Some(found.clone());
+        }
+        self.lock_misses().found.get(&hash).cloned()
+    }
+
+    /// A key the cache does not have (made on another instance a moment ago): looked up in the database,
+    /// one lookup per key in flight, at most [`MISS_LOOKUPS_PER_SEC`] a second, a key the database does not
+    /// have remembered for [`MISS_NEGATIVE_TTL`]. A key found is served until the next reload, which either
+    /// has it or drops it (a delete or block made meanwhile reaches this instance with that reload, within
+    /// [`POLL_INTERVAL`]).
+    pub async fn lookup_missing(&self, presented: &str) -> Option<Arc<Principal>> {
+        let hash = hash_key(presented);
+        let now = std::time::Instant::now();
+        let cell = {
+            let mut misses = self.lock_misses();
+            if let Some(found) = misses.found.get(&hash) {
+                return Some(found.clone());
+            }
+            if misses.absent.get(&hash).is_some_and(|until| *until > now) {
+                return None;
+            }
+            match misses.in_flight.get(&hash) {
+                Some(cell) => cell.clone(),
+                None => {
+                    let elapsed = misses.counted.map_or(1.0, |t| now.saturating_duration_since(t).as_secs_f64());
+                    misses.tokens = (misses.tokens + elapsed * MISS_LOOKUPS_PER_SEC).min(MISS_LOOKUPS_PER_SEC);
+                    misses.counted = Some(now);
+                    if misses.tokens < 1.0 {
+                        self.miss_counters.limited.fetch_add(1, Ordering::Relaxed);
+                        return None;
+                    }
+                    misses.tokens -= 1.0;
+                    if misses.absent.len() > 10_000 {
+                        misses.absent.retain(|_, until| *until > now);
+                    }
+                    let cell = Arc::new(tokio::sync::OnceCell::new());
+                    misses.in_flight.insert(hash.clone(), cell.clone());
+                    cell
+                }
+            }
+        };
+        let found = cell.get_or_init(|| self.fetch_principal(&hash)).await.clone();
+        let mut misses = self.lock_misses();
+        misses.in_flight.remove(&hash);
+        match &found {
+            Some(p) => {
+                misses.found.insert(hash, p.clone());
+            }
+            None => {
+                misses.absent.insert(hash, std::time::Instant::now() + MISS_NEGATIVE_TTL);
+            }
+        }
+        found
+    }
+
+    /// The key with this hash, its team and user, from the database (`None` also when it does not answer).
+    async fn fetch_principal(&self, hash: &str) -> Option<Arc<Principal>> {
+        self.miss_counters.lookups.fetch_add(1, Ordering::Relaxed);
+        let row = self.note_health(self.store.get(Table::Keys, hash).await).ok()??;
+        let mut key: KeyRecord = serde_json::from_str(&row.data).ok()?;
+        (key.spend, key.spend_window) = (row.spend, row.spend_window);
+        let cache = self.cache.load();
+        let team = match key.team_id.clone() {
+            Some(id) => match cache.teams.get(&id) {
+                Some(t) => Some(TeamRecord::clone(t)),
+                None => self.fetch_record::<TeamRecord>(Table::Teams, &id).await.map(|(mut t, spend, window)| {
+                    (t.spend, t.spend_window) = (spend, window);
+                    t
+                }),
+            },
+            None => None,
+        };
+        let user = match key.user_id.clone() {
+            Some(id) => match cache.users.get(&id) {
+                Some(u) => Some(UserRecord::clone(u)),
+                None => self.fetch_record::<UserRecord>(Table::Users, &id).await.map(|(mut u, spend, window)| {
+                    (u.spend, u.spend_window) = (spend, window);
+                    u
+                }),
+            },
+            None => None,
+        };
+        Some(Arc::new(Principal { key, team, user }))
+    }
+
+    /// One team or user row from the database, parsed, with its spend and window.
+    async fn fetch_record<T: serde::de::DeserializeOwned>(&self, table: Table, id: &str) -> Option<(T, f64, i64)> {
+        let row = self.note_health(self.store.get(table, id).await).ok()??;
+        Some((serde_json::from_str(&row.data).ok()?, row.spend, row.spend_window))
+    }
+
+    fn lock_misses(&self) -> std::sync::MutexGuard<'_, Misses> {
+        self.misses.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// End-user (customer) record by the request's `user` field.
@@ -342,6 +472,10 @@ impl Keys {
         self.cache
             .rcu(|current| if current.version > fresh.version { Arc::clone(current) } else { Arc::clone(&fresh) });
         self.loaded_at.store(now, Ordering::Relaxed);
+        // The reload has every key the database has, and none it deleted: what a miss found is stale now.
+        let mut misses = self.lock_misses();
+        misses.found.clear();
+        misses.absent.clear();
         Ok(())
     }
 

@@ -60,7 +60,10 @@ fn presented(session: &Session) -> Option<&[u8]> {
 /// Finds the caller: the master key (compared in constant time), else a virtual key from the cache that
 /// is neither blocked nor expired (401 otherwise). Without a master key the gateway is open, but a
 /// virtual key that is presented still carries its limits.
-pub fn authenticate(gw: &Gateway, session: &Session, ctx: &RequestCtx, now: i64) -> Result<Caller, Error> {
+///
+/// A key the cache does not have yet (made on another instance since the last poll) is looked up in the
+/// database ([`crate::keys::Keys::lookup_missing`]): it works on every instance the moment it exists.
+pub async fn authenticate(gw: &Gateway, session: &Session, ctx: &RequestCtx, now: i64) -> Result<Caller, Error> {
     let master = ctx.snapshot.master_key.as_deref();
     let Some(presented) = presented(session) else {
         return match master {
@@ -73,7 +76,12 @@ pub fn authenticate(gw: &Gateway, session: &Session, ctx: &RequestCtx, now: i64)
             return Ok(Caller::Master);
         }
     }
-    let principal = std::str::from_utf8(presented).ok().and_then(|k| gw.keys.lookup(k));
+    let text = std::str::from_utf8(presented).ok();
+    let mut principal = text.and_then(|k| gw.keys.lookup(k));
+    if let (None, Some(k)) = (&principal, text) {
+        // Boxed: a database round trip's future is large, and only a miss needs one.
+        principal = Box::pin(gw.keys.lookup_missing(k)).await;
+    }
     let Some(principal) = principal else {
         return match master {
             None => Ok(Caller::Open),

@@ -133,7 +133,7 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
     let req = session.req_header();
     let route = Route::parse(req.method.as_str(), req.uri.path())?;
     if !route.is_public() {
-        ctx.caller = Some(access::authenticate(gw, session, ctx, access::now_unix())?);
+        ctx.caller = Some(access::authenticate(gw, session, ctx, access::now_unix()).await?);
     }
     let snapshot = ctx.snapshot.clone();
     let created = gw.live.created;
@@ -143,7 +143,8 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
         Route::Readiness => admin::readiness_body(&snapshot, gw.backends()),
         Route::Health => admin::health_body(&snapshot, Instant::now(), gw.backends()),
         Route::Metrics => {
-            let body = crate::metrics::render(&gw.live, Instant::now(), gw.backends(), &gw.limits.metrics());
+            let limits = gw.limits.metrics();
+            let body = crate::metrics::render(&gw.live, Instant::now(), gw.backends(), &limits, &gw.keys.miss_counters);
             return response::body_of(session, ctx, 200, "text/plain; version=0.0.4", body)
                 .await
                 .map_err(Failure::Downstream);

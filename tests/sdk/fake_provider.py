@@ -205,12 +205,17 @@ def _tool_call(body: dict[str, Any]) -> dict[str, Any]:
 def chat_completion(body: dict[str, Any], seq: int) -> dict[str, Any]:
     """A non-streamed chat.completion for the request."""
     if _wants_tool_call(body):
-        message: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [_tool_call(body)]}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None,
+            "refusal": None,
+            "tool_calls": [_tool_call(body)],
+        }
         finish = "tool_calls"
         text = ""
     else:
         text = _answer_text(body)
-        message = {"role": "assistant", "content": text}
+        message = {"role": "assistant", "content": text, "refusal": None}
         finish = "stop"
     return {
         "id": f"chatcmpl-fake-{seq}",

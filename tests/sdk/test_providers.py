@@ -104,9 +104,12 @@ def replay() -> Iterator[ReplayProvider]:
 def config_yaml(case: FixtureCase, origin: str) -> str:
     """One group named as the case's request, its deployment on the replay provider, no retries."""
     q = json.dumps
+    # `api_base` as LiteLLM's docs write it: Gemini's carries the API version, Cohere's is the whole
+    # endpoint URL (these cases are chats), the others are the host.
+    base = {"gemini": f"{origin}/v1beta", "cohere": f"{origin}/v2/chat"}.get(case.wire, origin)
     params = [
         f"model: {q(LITELLM_PREFIX[case.wire] + '/' + case.upstream_model())}",
-        f"api_base: {q(origin)}",
+        f"api_base: {q(base)}",
         "num_retries: 0",
     ]
     if case.wire == "bedrock":

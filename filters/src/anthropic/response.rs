@@ -84,6 +84,7 @@ pub fn chat(body: &[u8], meta: &ResponseMeta<'_>) -> Result<(Vec<u8>, Usage), Tr
             index: 0,
             message: OutMessage {
                 role: "assistant",
+                refusal: None,
                 content,
                 tool_calls,
                 reasoning_content,
@@ -149,6 +150,8 @@ struct Choice<'a> {
 #[derive(Serialize)]
 struct OutMessage<'a> {
     role: &'static str,
+    /// Required by OpenAI's schema; Anthropic's refusals are a `stop_reason`, so always `null`.
+    refusal: Option<()>,
     /// `null` when the answer has no text (only tool calls), as OpenAI and LiteLLM answer.
     content: Option<Text<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -119,7 +119,13 @@ pub fn chat(body: &[u8], meta: &ResponseMeta<'_>) -> Result<(Vec<u8>, Usage), Tr
         system_fingerprint: None,
         choices: [Choice {
             index: 0,
-            message: Message { role: "assistant", content: text, reasoning_content: reasoning, tool_calls },
+            message: Message {
+                role: "assistant",
+                refusal: None,
+                content: text,
+                reasoning_content: reasoning,
+                tool_calls,
+            },
             logprobs: None,
             finish_reason: finish,
         }],
@@ -135,6 +141,8 @@ struct ChatCompletion<'a> {
     object: &'static str,
     created: u64,
     model: &'a str,
+    /// Omitted: OpenAI's schema types it a string, and Bedrock has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     system_fingerprint: Option<&'static str>,
     choices: [Choice<'a>; 1],
     usage: serde_json::Value,
@@ -151,6 +159,8 @@ struct Choice<'a> {
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'static str,
+    /// Required by OpenAI's schema; Bedrock has no refusal of its own, so always `null`.
+    refusal: Option<()>,
     content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_content: Option<String>,

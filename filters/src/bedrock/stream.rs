@@ -43,7 +43,7 @@ const MAX_TOOL_CALLS: usize = 1024;
 /// The provider's stream, turned into OpenAI `chat.completion.chunk` SSE events.
 #[derive(Debug)]
 pub struct Stream {
-    /// `data: {"id":..,"object":"chat.completion.chunk","created":..,"model":..,"system_fingerprint":null,`
+    /// `data: {"id":..,"object":"chat.completion.chunk","created":..,"model":..,` (no `system_fingerprint`: OpenAI's schema types it a string, Bedrock has none)
     /// rendered once; every chunk starts with it.
     head: Vec<u8>,
     include_usage: bool,
@@ -91,7 +91,7 @@ impl Stream {
         head.extend_from_slice(meta.created.to_string().as_bytes());
         head.extend_from_slice(b",\"model\":");
         write_json_str(&mut head, meta.model);
-        head.extend_from_slice(b",\"system_fingerprint\":null,");
+        head.push(b',');
         Stream {
             head,
             include_usage,

@@ -397,7 +397,7 @@ fn a_response_without_a_message_or_usage_still_translates() {
     let body = br#"{"output":{},"stopReason":"guardrail_intervened"}"#;
     let (out, usage) = super::response(Endpoint::ChatCompletions, body, &META).unwrap();
     let out: Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(out["choices"][0]["message"], json!({"role": "assistant", "content": null}));
+    assert_eq!(out["choices"][0]["message"], json!({"role": "assistant", "refusal": null, "content": null}));
     assert_eq!(out["choices"][0]["finish_reason"], "content_filter");
     assert_eq!(usage, Usage::default());
     let reasoning = br#"{"output":{"message":{"role":"assistant","content":[
@@ -405,7 +405,10 @@ fn a_response_without_a_message_or_usage_still_translates() {
         "stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":2,"totalTokens":3}}"#;
     let (out, _) = super::response(Endpoint::ChatCompletions, reasoning, &META).unwrap();
     let out: Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(out["choices"][0]["message"], json!({"role": "assistant", "content": "42", "reasoning_content": "hmm"}));
+    assert_eq!(
+        out["choices"][0]["message"],
+        json!({"role": "assistant", "refusal": null, "content": "42", "reasoning_content": "hmm"})
+    );
     assert!(matches!(
         super::response(Endpoint::ChatCompletions, b"not json", &META),
         Err(TranslateError::ProviderBody(_))

@@ -77,7 +77,10 @@ pub(super) fn chat(body: &[u8], meta: &ResponseMeta<'_>) -> Result<(Vec<u8>, Usa
     write_u64(&mut out, meta.created);
     out.extend_from_slice(b",\"model\":");
     write_str(&mut out, meta.model);
-    out.extend_from_slice(b",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+    // `refusal` is required in OpenAI's schema; Cohere has no refusal of its own.
+    out.extend_from_slice(
+        b",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"refusal\":null,\"content\":",
+    );
     match &content {
         Some(content) => write_str(&mut out, content),
         None => out.extend_from_slice(b"null"),

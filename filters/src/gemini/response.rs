@@ -57,7 +57,9 @@ pub(crate) fn chat(body: &[u8], meta: &ResponseMeta<'_>) -> Result<(Vec<u8>, Usa
         // No candidate: the prompt was blocked (or Gemini said nothing at all).
         let blocked = answer.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some());
         let reason = if blocked { "content_filter" } else { "stop" };
-        out.extend_from_slice(b"{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null},\"logprobs\":null,");
+        out.extend_from_slice(
+            b"{\"index\":0,\"message\":{\"role\":\"assistant\",\"refusal\":null,\"content\":null},\"logprobs\":null,",
+        );
         out.extend_from_slice(b"\"finish_reason\":");
         json::write_str(&mut out, reason);
         out.push(b'}');
@@ -83,7 +85,8 @@ fn write_choice(out: &mut Vec<u8>, candidate: &Candidate<'_>, index: usize, base
     let parts: &[PartOut<'_>] = candidate.content.as_ref().map_or(&[], |c| c.parts.as_slice());
     out.extend_from_slice(b"{\"index\":");
     json::write_u64(out, index as u64);
-    out.extend_from_slice(b",\"message\":{\"role\":\"assistant\",\"content\":");
+    // `refusal` is required in OpenAI's schema; Gemini has no refusal of its own.
+    out.extend_from_slice(b",\"message\":{\"role\":\"assistant\",\"refusal\":null,\"content\":");
     write_joined(out, parts, false);
     if parts.iter().any(|p| p.thought == Some(true) && p.text.as_deref().is_some_and(|t| !t.is_empty())) {
         out.extend_from_slice(b",\"reasoning_content\":");
@@ -146,7 +149,8 @@ pub(crate) fn write_arguments(out: &mut Vec<u8>, args: Option<&str>) {
     }
 }
 
-/// `logprobsResult` as OpenAI's `logprobs`: `{"content": [{"token", "logprob", "top_logprobs"}]}`.
+/// `logprobsResult` as OpenAI's `logprobs`: `{"content": [{"token", "logprob", "bytes", "top_logprobs"}],
+/// "refusal": null}` (`refusal` is required by OpenAI's schema).
 pub(crate) fn write_logprobs(out: &mut Vec<u8>, result: &LogprobsResult<'_>) {
     out.extend_from_slice(b"{\"content\":[");
     for (i, chosen) in result.chosen_candidates.iter().enumerate() {
@@ -165,10 +169,11 @@ pub(crate) fn write_logprobs(out: &mut Vec<u8>, result: &LogprobsResult<'_>) {
         }
         out.extend_from_slice(b"]}");
     }
-    out.extend_from_slice(b"]}");
+    out.extend_from_slice(b"],\"refusal\":null}");
 }
 
-/// `{"token": ..., "logprob": ...` (left open); proto JSON leaves out a log probability of 0.
+/// `{"token": ..., "logprob": ..., "bytes": [...]` (left open); proto JSON leaves out a log probability of
+/// 0. `bytes` (the token's UTF-8 bytes, as OpenAI gives them) is required by OpenAI's schema.
 fn write_token_logprob(out: &mut Vec<u8>, candidate: &LogprobCandidate<'_>) {
     out.extend_from_slice(b"{\"token\":");
     json::write_str(out, &candidate.token);
@@ -177,6 +182,14 @@ fn write_token_logprob(out: &mut Vec<u8>, candidate: &LogprobCandidate<'_>) {
         Some(raw) if json::is_number(raw) => out.extend_from_slice(raw.get().as_bytes()),
         _ => out.extend_from_slice(b"0.0"),
     }
+    out.extend_from_slice(b",\"bytes\":[");
+    for (i, b) in candidate.token.as_bytes().iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json::write_u64(out, u64::from(*b));
+    }
+    out.push(b']');
 }
 
 /// `batchEmbedContents` or Vertex `:predict` answer -> OpenAI's embedding list.

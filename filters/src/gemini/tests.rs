@@ -387,7 +387,7 @@ fn stream_content_after_a_finish_is_ignored_and_logprobs_ride_on_content() {
     assert!(!out.contains("\"B\""), "{out}");
     assert_eq!(out.matches("\"finish_reason\":\"stop\"").count(), 1);
     assert!(
-        out.contains("\"logprobs\":{\"content\":[{\"token\":\"A\",\"logprob\":-0.5,\"top_logprobs\":[]}]}"),
+        out.contains("\"logprobs\":{\"content\":[{\"token\":\"A\",\"logprob\":-0.5,\"bytes\":[65],\"top_logprobs\":[]}],\"refusal\":null}"),
         "{out}"
     );
 }
