@@ -175,3 +175,62 @@ async fn provider_urls_are_formed_from_api_base_as_litellm_forms_them() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_fallbacks_and_retries_hide_a_failing_group_and_never_reach_the_provider() {
+    use common::{expect_openai_error, openai_deployment, FakeProvider, Reply};
+    within(DEADLINE, async {
+        let bad = FakeProvider::start(Reply::Status(
+            503,
+            json!({"error": {"message": "overloaded", "type": "server_error", "param": null, "code": null}}),
+        ))
+        .await;
+        let good = FakeProvider::start(Reply::Echo).await;
+        let entries =
+            [openai_deployment("bad", "bad-model", &bad), openai_deployment("good", "good-model", &good)].concat();
+        let gw = Gateway::start(&config_with(&entries)).await;
+        let http = client();
+        let mut body = chat_body("bad", "hi");
+        body["fallbacks"] = json!(["good"]);
+        body["num_retries"] = json!(0);
+        body["timeout"] = json!(20);
+        body["context_window_fallback_dict"] = json!({"bad": "good"});
+        let resp = http.post(gw.url("/v1/chat/completions")).bearer_auth(MASTER_KEY).json(&body).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(resp.headers()["x-litellm-attempted-fallbacks"], "1");
+        assert_eq!(resp.headers()["x-litellm-attempted-retries"], "0");
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], json!("echo: hi"));
+        assert_eq!(bad.hits(), 1, "num_retries: 0 from the body");
+        for fake in [&bad, &good] {
+            let sent = fake.requests().pop().expect("a request").json();
+            for key in ["fallbacks", "num_retries", "timeout", "context_window_fallback_dict"] {
+                assert!(sent.get(key).is_none(), "{key} reached the provider: {sent}");
+            }
+        }
+        // Without the body's fallbacks, the client sees the 503.
+        let resp = http
+            .post(gw.url("/v1/chat/completions"))
+            .bearer_auth(MASTER_KEY)
+            .json(&chat_body("bad", "hi"))
+            .send()
+            .await;
+        assert_eq!(resp.unwrap().status().as_u16(), 503);
+        // A key may not fall back to a model it may not use.
+        let made = http
+            .post(gw.url("/key/generate"))
+            .bearer_auth(MASTER_KEY)
+            .json(&json!({"models": ["bad"]}))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        let key = made["key"].as_str().unwrap();
+        let resp = http.post(gw.url("/v1/chat/completions")).bearer_auth(key).json(&body).send().await.unwrap();
+        let error = expect_openai_error(resp, 403).await;
+        assert_eq!(error["type"], json!("key_model_access_denied"), "{error}");
+    })
+    .await;
+}

@@ -394,11 +394,7 @@ pub fn translate_request(
             let stream = provider.accepts_stream_options()
                 && endpoint != Endpoint::Embeddings
                 && request.stream().unwrap_or(false);
-            if stream {
-                request.write_with_model_and_usage(upstream_model, &mut out);
-            } else {
-                request.write_with_model(upstream_model, &mut out);
-            }
+            request.write_request(upstream_model, stream, &mut out);
             Ok(out)
         }
     }

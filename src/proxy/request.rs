@@ -243,12 +243,20 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
     if let Some(p) = principal {
         access::may_use(p, &first.name)?;
     }
+    let routing = BodyRouting::read(&view)?;
+    if let Some(p) = principal {
+        // LiteLLM checks a body's fallbacks against the key like the model itself.
+        for group in routing.fallbacks.iter().flatten().chain(routing.context_window.iter().map(|(_, g)| g)) {
+            access::may_use(p, group)?;
+        }
+    }
     // A key never reaches a model it may not use, not even through a fallback.
     let allowed = |group: &String| principal.is_none_or(|p| access::may_use(p, group).is_ok());
-    // The requested group, then its fallbacks (or default_fallbacks): the requested group's lists only,
-    // as in LiteLLM (a fallback's own fallbacks are not chained).
+    // The requested group, then its fallbacks (the body's, else the config's or default_fallbacks): the
+    // requested group's lists only, as in LiteLLM (a fallback's own fallbacks are not chained).
     let mut plan: VecDeque<&str> = VecDeque::from([first.name.as_str()]);
-    plan.extend(settings.fallbacks_for(&first.name).iter().filter(|g| allowed(g)).map(String::as_str));
+    let fallbacks = routing.fallbacks.as_deref().unwrap_or_else(|| settings.fallbacks_for(&first.name));
+    plan.extend(fallbacks.iter().filter(|g| allowed(g)).map(String::as_str));
     ctx.end_user = view.get("user").and_then(|u| serde_json::from_str::<String>(u.get()).ok());
     ctx.model_group = Some(first.name.clone());
     if caller.principal().is_some() || ctx.end_user.is_some() {
@@ -277,7 +285,7 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
                 continue;
             }
         };
-        let retries = order.first().and_then(|d| d.max_retries).or(settings.num_retries);
+        let retries = routing.num_retries.or(order.first().and_then(|d| d.max_retries)).or(settings.num_retries);
         let retries = retries.unwrap_or(RouterSettings::DEFAULT_NUM_RETRIES);
         let mut special: Option<&[String]> = None;
         for attempt in 0..=retries {
@@ -298,8 +306,16 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
                 && provider.translation() == Translation::Translated
                 && tollgate_filters::openai::embeddings::wants_base64(&view);
             let body = Bytes::from(translated);
-            let call =
-                upstream::Call { deployment, provider, endpoint, body, stream, include_usage, base64_embeddings };
+            let call = upstream::Call {
+                deployment,
+                provider,
+                endpoint,
+                body,
+                stream,
+                include_usage,
+                base64_embeddings,
+                timeout: routing.timeout,
+            };
             // Counted against the deployment's rpm atomically with the check: at the limit, skip it.
             let Some(in_flight) = snapshot.router.try_begin(&deployment.id, Instant::now()) else {
                 last_error = Some(Error::NoDeployment {
@@ -346,8 +362,11 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
             last_error = Some(e);
             match next {
                 Next::ContextWindow => {
-                    special =
-                        Some(RouterSettings::special_fallbacks_for(&settings.context_window_fallbacks, group_name));
+                    // The body's `context_window_fallback_dict` names one group for this one, else the config's.
+                    special = Some(match routing.context_window.iter().find(|(g, _)| g == group_name) {
+                        Some((_, to)) => std::slice::from_ref(to),
+                        None => RouterSettings::special_fallbacks_for(&settings.context_window_fallbacks, group_name),
+                    });
                     break;
                 }
                 Next::ContentPolicy => {
@@ -374,6 +393,63 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
         }
     }
     Err(last_error.unwrap_or_else(|| Error::UnknownModel(model.to_string())).into())
+}
+
+/// LiteLLM's per-request router settings read from a body (never sent to a provider: see
+/// `tollgate_filters::openai::ROUTING_KEYS`).
+#[derive(Debug, Default)]
+struct BodyRouting {
+    /// `fallbacks`: the groups tried after the requested one, instead of the config's.
+    fallbacks: Option<Vec<String>>,
+    /// `num_retries`.
+    num_retries: Option<u32>,
+    /// `timeout`, seconds: each attempt's, over the deployment's.
+    timeout: Option<std::time::Duration>,
+    /// `context_window_fallback_dict`: group -> the group to try when the prompt is too long for it.
+    context_window: Vec<(String, String)>,
+}
+
+impl BodyRouting {
+    fn read(view: &RequestView<'_>) -> Result<BodyRouting, Error> {
+        fn wrong(param: &'static str, expected: &str) -> Error {
+            Error::BadRequest { message: format!("`{param}` must be {expected}"), param: Some(param) }
+        }
+        let parse = |key: &str| view.get(key).filter(|raw| raw.get() != "null").map(|raw| raw.get());
+        let mut routing = BodyRouting::default();
+        if let Some(raw) = parse("fallbacks") {
+            // A list of group names; LiteLLM also takes `{"model": ...}` objects, read by their `model`.
+            let items: Vec<serde_json::Value> =
+                serde_json::from_str(raw).map_err(|_| wrong("fallbacks", "a list of model names"))?;
+            let mut groups = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    serde_json::Value::String(s) => groups.push(s),
+                    serde_json::Value::Object(o) => match o.get("model").and_then(|m| m.as_str()) {
+                        Some(m) => groups.push(m.to_owned()),
+                        None => return Err(wrong("fallbacks", "a list of model names")),
+                    },
+                    _ => return Err(wrong("fallbacks", "a list of model names")),
+                }
+            }
+            routing.fallbacks = Some(groups);
+        }
+        if let Some(raw) = parse("num_retries") {
+            routing.num_retries = Some(serde_json::from_str(raw).map_err(|_| wrong("num_retries", "a whole number"))?);
+        }
+        if let Some(raw) = parse("timeout") {
+            let secs: f64 = serde_json::from_str(raw).map_err(|_| wrong("timeout", "a number of seconds"))?;
+            if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+                return Err(wrong("timeout", "a positive number of seconds"));
+            }
+            routing.timeout = Some(std::time::Duration::from_secs_f64(secs));
+        }
+        if let Some(raw) = parse("context_window_fallback_dict") {
+            let map: std::collections::BTreeMap<String, String> = serde_json::from_str(raw)
+                .map_err(|_| wrong("context_window_fallback_dict", "an object of model names"))?;
+            routing.context_window = map.into_iter().collect();
+        }
+        Ok(routing)
+    }
 }
 
 /// Reserves the call's worst case against every budget and limit of the caller's chain (429 when one is

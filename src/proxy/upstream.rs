@@ -51,6 +51,8 @@ pub struct Call<'a> {
     pub include_usage: bool,
     /// Whether a translated embeddings answer must be re-encoded as base64 for the client.
     pub base64_embeddings: bool,
+    /// The request body's own `timeout` (LiteLLM's per-request router setting), over the deployment's.
+    pub timeout: Option<Duration>,
 }
 
 /// Calls the deployment and relays its answer to the client. On `Err`, nothing has been written unless
@@ -60,7 +62,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     let snapshot = ctx.snapshot.clone();
     let router = &snapshot.router;
     let started = ctx.attempt.started;
-    let timeout = d.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = call.timeout.or(d.timeout).unwrap_or(DEFAULT_TIMEOUT);
     let deadline = started + timeout;
     // For streams, `stream_timeout` bounds the wait for the first byte.
     let first_byte = match (call.stream, d.stream_timeout) {
@@ -141,7 +143,8 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     let meta = ResponseMeta { id: &id, created, model: &d.model_name };
     let mut translator = StreamTranslator::new(call.provider, &meta, call.include_usage, MAX_EVENT_BYTES);
     let mut out = Vec::with_capacity(4096);
-    let first = first_events(&mut client, &mut translator, &mut out, d, first_byte).await;
+    let first_limit = d.stream_timeout.or(call.timeout).or(d.timeout).unwrap_or(DEFAULT_TIMEOUT);
+    let first = first_events(&mut client, &mut translator, &mut out, d, (first_byte, first_limit)).await;
     ctx.waited += started.elapsed();
     let first = first?;
     let ttft = started.elapsed();
@@ -200,16 +203,13 @@ async fn first_events(
     translator: &mut StreamTranslator,
     out: &mut Vec<u8>,
     d: &Deployment,
-    first_byte: Instant,
+    (first_byte, limit): (Instant, Duration),
 ) -> Result<First, Failure> {
     loop {
         let chunk = match timeout_at(first_byte.into(), client.read_response_body()).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => return Err(up::transport_error(&d.id, format!("stream broken: {e}")).into()),
-            Err(_) => {
-                let limit = d.stream_timeout.or(d.timeout).unwrap_or(DEFAULT_TIMEOUT);
-                return Err(Error::UpstreamTimeout(limit.as_secs_f64(), d.id.clone()).into());
-            }
+            Err(_) => return Err(Error::UpstreamTimeout(limit.as_secs_f64(), d.id.clone()).into()),
         };
         let Some(chunk) = chunk else {
             let complete = translator.complete();
@@ -356,7 +356,8 @@ async fn send(
         return Err(Error::Internal(format!("deployment {} has no api_base", d.id)));
     };
     let timeout = || {
-        let limit = if call.stream { d.stream_timeout.or(d.timeout) } else { d.timeout };
+        let whole = call.timeout.or(d.timeout);
+        let limit = if call.stream { d.stream_timeout.or(whole) } else { whole };
         Error::UpstreamTimeout(limit.unwrap_or(DEFAULT_TIMEOUT).as_secs_f64(), d.id.clone())
     };
     let addr = timeout_at(first_byte.into(), gw.resolver.resolve(&target.host, target.port, Instant::now()))

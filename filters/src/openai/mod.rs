@@ -68,6 +68,24 @@ mod tests;
 /// with thousands of members costs O(n log n), not O(n²).
 const INDEX_AFTER: usize = 16;
 
+/// LiteLLM's per-request router settings (its `ROUTING_KEYS` and the router kwargs its SDK owns): read by the
+/// gateway from a client's body, never sent to a provider.
+pub const ROUTING_KEYS: &[&str] = &[
+    "fallbacks",
+    "context_window_fallbacks",
+    "content_policy_fallbacks",
+    "context_window_fallback_dict",
+    "num_retries",
+    "max_retries",
+    "timeout",
+    "request_timeout",
+    "disable_fallbacks",
+    "specific_deployment",
+    "model_group_retry_policy",
+    "mock_testing_fallbacks",
+    "router_settings_override",
+];
+
 /// A client's JSON object body, parsed once into its top-level members in order; values stay borrowed raw JSON.
 ///
 /// Duplicate keys keep the last value at the first key's position (what `serde_json::Value` with
@@ -195,7 +213,14 @@ impl<'a> RequestView<'a> {
     /// Members keep their original order and their values byte for byte; keys are re-escaped canonically.
     /// A body without `model` gets it as its last member. Whitespace between members is not kept.
     pub fn write_with_model(&self, model: &str, out: &mut Vec<u8>) {
-        self.write_rewritten(model, false, out);
+        self.write_rewritten(model, false, false, out);
+    }
+
+    /// The body for an OpenAI-compatible provider: [`Self::write_with_model`] (with the usage asked for when
+    /// `include_usage`, see [`Self::write_with_model_and_usage`]) and without LiteLLM's per-request router
+    /// settings ([`ROUTING_KEYS`]), which are the gateway's and never reach a provider (as in LiteLLM).
+    pub fn write_request(&self, model: &str, include_usage: bool, out: &mut Vec<u8>) {
+        self.write_rewritten(model, include_usage, true, out);
     }
 
     /// [`Self::write_with_model`], and `stream_options.include_usage` set to `true`, in the same pass.
@@ -206,19 +231,24 @@ impl<'a> RequestView<'a> {
     /// `{"include_usage":true}` (the last member when missing). A `stream_options` that is not an object is
     /// left as it is, for the provider to refuse as it would have.
     pub fn write_with_model_and_usage(&self, model: &str, out: &mut Vec<u8>) {
-        self.write_rewritten(model, true, out);
+        self.write_rewritten(model, true, false, out);
     }
 
-    fn write_rewritten(&self, model: &str, include_usage: bool, out: &mut Vec<u8>) {
+    fn write_rewritten(&self, model: &str, include_usage: bool, strip_routing: bool, out: &mut Vec<u8>) {
         out.clear();
         out.reserve(self.body_len + model.len() + if include_usage { 48 } else { 16 });
         out.push(b'{');
         let mut wrote_model = false;
         let mut wrote_options = false;
-        for (i, member) in self.members.iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        for member in &self.members {
+            if strip_routing && ROUTING_KEYS.contains(&member.key.as_ref()) {
+                continue;
+            }
+            if !first {
                 out.push(b',');
             }
+            first = false;
             write_json_str(out, &member.key);
             out.push(b':');
             if member.key == "model" {
@@ -232,7 +262,7 @@ impl<'a> RequestView<'a> {
             }
         }
         if !wrote_model {
-            if !self.members.is_empty() {
+            if !first {
                 out.push(b',');
             }
             out.extend_from_slice(b"\"model\":");

@@ -335,3 +335,20 @@ fn optional_strings_borrow_unless_escaped() -> TestResult {
     assert!(serde_json::from_str::<Probe<'_>>(r#"{"plain": 1}"#).is_err());
     Ok(())
 }
+
+#[test]
+fn litellms_router_settings_in_a_body_never_reach_the_provider() -> TestResult {
+    let body = br#"{"fallbacks":["b"],"model":"g","num_retries":2,"messages":[],"timeout":5,"context_window_fallback_dict":{"g":"big"},"user":"u"}"#;
+    let view = RequestView::parse(body)?;
+    let mut out = Vec::new();
+    view.write_request("upstream", false, &mut out);
+    assert_eq!(String::from_utf8(out.clone())?, r#"{"model":"upstream","messages":[],"user":"u"}"#);
+    view.write_request("upstream", true, &mut out);
+    let v: serde_json::Value = serde_json::from_slice(&out)?;
+    assert_eq!(v["stream_options"], serde_json::json!({"include_usage": true}));
+    // Only routing members: the body is just the model.
+    let view = RequestView::parse(br#"{"fallbacks":[]}"#)?;
+    view.write_request("m", false, &mut out);
+    assert_eq!(out, br#"{"model":"m"}"#);
+    Ok(())
+}
