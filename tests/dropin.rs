@@ -234,3 +234,48 @@ async fn body_fallbacks_and_retries_hide_a_failing_group_and_never_reach_the_pro
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_sees_only_its_models_and_reads_only_its_own_team_and_user() {
+    within(DEADLINE, async {
+        let mock = |group: &str| {
+            format!("  - model_name: {group}\n    litellm_params:\n      model: openai/{group}\n      api_base: http://127.0.0.1:9/v1\n")
+        };
+        let gw = Gateway::start(&config_with(&[mock("open-model"), mock("secret-model")].concat())).await;
+        let http = client();
+        let admin = |path: &'static str, body: serde_json::Value| {
+            let req = http.post(gw.url(path)).bearer_auth(MASTER_KEY).json(&body);
+            async move { req.send().await.expect(path).json::<serde_json::Value>().await.expect("json") }
+        };
+        admin("/team/new", json!({"team_id": "t-own"})).await;
+        admin("/team/new", json!({"team_id": "t-other"})).await;
+        admin("/user/new", json!({"user_id": "u-own"})).await;
+        admin("/user/new", json!({"user_id": "u-other"})).await;
+        let made = admin("/key/generate", json!({"models": ["open-model"], "team_id": "t-own", "user_id": "u-own"})).await;
+        let key = made["key"].as_str().unwrap().to_string();
+        let get = |path: String| {
+            let req = http.get(gw.url(&path)).bearer_auth(&key);
+            async move {
+                let resp = req.send().await.expect("get");
+                let status = resp.status().as_u16();
+                (status, resp.text().await.unwrap_or_default())
+            }
+        };
+        for path in ["/model/info", "/v1/models", "/health"] {
+            let (status, text) = get(path.to_string()).await;
+            assert_eq!(status, 200, "{path}: {text}");
+            assert!(text.contains("open-model"), "{path}: {text}");
+            assert!(!text.contains("secret-model"), "{path} shows a model the key may not use: {text}");
+        }
+        assert_eq!(get("/v1/models/open-model".into()).await.0, 200);
+        assert_eq!(get("/v1/models/secret-model".into()).await.0, 400);
+        assert_eq!(get("/team/info?team_id=t-own".into()).await.0, 200);
+        assert_eq!(get("/team/info?team_id=t-other".into()).await.0, 403);
+        assert_eq!(get("/user/info?user_id=u-own".into()).await.0, 200);
+        assert_eq!(get("/user/info?user_id=u-other".into()).await.0, 403);
+        // The master key still sees everything.
+        let all = http.get(gw.url("/model/info")).bearer_auth(MASTER_KEY).send().await.unwrap().text().await.unwrap();
+        assert!(all.contains("secret-model"), "{all}");
+    })
+    .await;
+}

@@ -29,11 +29,13 @@ pub fn model_body(config: &Config, id: &str, created: u64) -> Option<Bytes> {
     Some(Bytes::from(json!({"id": g.name, "object": "model", "created": created, "owned_by": "openai"}).to_string()))
 }
 
-/// `GET /model/info`: every deployment with its params; the api_key is never shown.
-pub fn model_info_body(config: &Config) -> Bytes {
+/// `GET /model/info`: every deployment of the groups the caller may use, with its params; the api_key is
+/// never shown.
+pub fn model_info_body(config: &Config, allowed: &dyn Fn(&str) -> bool) -> Bytes {
     let data: Vec<Value> = config
         .groups
         .iter()
+        .filter(|g| allowed(&g.name))
         .flat_map(|g| g.deployments.iter())
         .map(|d| {
             let mut params = Map::new();
@@ -111,11 +113,17 @@ impl Backends {
     }
 }
 
-/// `GET /health`: deployments by passive health, and the gateway's own backends under `tollgate`.
-pub fn health_body(snapshot: &Snapshot, now: std::time::Instant, backends: Backends) -> Bytes {
+/// `GET /health`: deployments of the groups the caller may use, by passive health, and the gateway's own
+/// backends under `tollgate`.
+pub fn health_body(
+    snapshot: &Snapshot,
+    now: std::time::Instant,
+    backends: Backends,
+    allowed: &dyn Fn(&str) -> bool,
+) -> Bytes {
     let mut healthy = Vec::new();
     let mut unhealthy = Vec::new();
-    for d in snapshot.config.groups.iter().flat_map(|g| g.deployments.iter()) {
+    for d in snapshot.config.groups.iter().filter(|g| allowed(&g.name)).flat_map(|g| g.deployments.iter()) {
         let mut entry = json!({"model": d.litellm_model, "model_name": d.model_name, "model_id": d.id});
         if let Some(b) = &d.api_base {
             entry["api_base"] = json!(b);

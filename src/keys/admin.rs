@@ -114,10 +114,30 @@ pub(super) async fn handle(keys: &Keys, req: AdminRequest<'_>) -> Result<AdminAn
         Caller::Master => true,
         Caller::Key(principal) => principal.is_proxy_admin(),
     };
-    if !is_admin && route != Route::KeyInfo {
+    let query = Query::parse(req.query.unwrap_or(""));
+    // A key may read its own key, its own team and its own user (LiteLLM's non-admin info routes); another
+    // team's or user's info is 403.
+    let own_info = match (&req.caller, &route) {
+        (_, Route::KeyInfo) => true,
+        (Caller::Key(p), Route::TeamInfo) => {
+            if p.key.team_id.is_some() && query.get("team_id") == p.key.team_id.as_deref() {
+                true
+            } else {
+                return Err(not_yours("team", &req.caller));
+            }
+        }
+        (Caller::Key(p), Route::UserInfo) => {
+            if p.key.user_id.is_some() && query.get("user_id") == p.key.user_id.as_deref() {
+                true
+            } else {
+                return Err(not_yours("user", &req.caller));
+            }
+        }
+        _ => false,
+    };
+    if !is_admin && !own_info {
         return Err(non_admin(path, &req.caller));
     }
-    let query = Query::parse(req.query.unwrap_or(""));
     if let Some(field) = nul_field(req.body, &query) {
         // PostgreSQL cannot store a NUL in text and SQLite would cut the value there: the client's mistake,
         // named, never a "database not reachable".
@@ -200,6 +220,15 @@ fn db_error(e: impl std::fmt::Display) -> AdminError {
 }
 
 /// LiteLLM's answer to a non-admin key on an admin-only route (`RouteChecks`, 401 `auth_error`).
+/// A non-admin key asking for a team or user that is not its own.
+fn not_yours(what: &str, caller: &Caller) -> AdminError {
+    let role = match caller {
+        Caller::Key(p) => p.user.as_ref().and_then(|u| u.user_role.clone()).unwrap_or_else(|| "None".into()),
+        Caller::Master => "proxy_admin".into(),
+    };
+    error(403, "auth_error", format!("You are not allowed to access this {what}'s info. Your role={role}"), None)
+}
+
 fn non_admin(route: &str, caller: &Caller) -> AdminError {
     let (role, user_id) = match caller {
         Caller::Master => ("proxy_admin".to_string(), PROXY_ADMIN_NAME.to_string()),

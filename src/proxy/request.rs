@@ -137,11 +137,14 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
     }
     let snapshot = ctx.snapshot.clone();
     let created = gw.live.created;
+    // A key sees only the groups it may call, on every route that lists them (LiteLLM's filtering by key).
+    let principal = ctx.caller.as_ref().and_then(Caller::principal).cloned();
+    let allowed = |group: &str| principal.as_deref().is_none_or(|p| access::may_use(p, group).is_ok());
     let body = match route {
         Route::Llm(endpoint) => return call(gw, session, ctx, endpoint).await,
         Route::Liveliness => Bytes::from_static(admin::LIVELINESS_BODY),
         Route::Readiness => admin::readiness_body(&snapshot, gw.backends()),
-        Route::Health => admin::health_body(&snapshot, Instant::now(), gw.backends()),
+        Route::Health => admin::health_body(&snapshot, Instant::now(), gw.backends(), &allowed),
         Route::Metrics => {
             let limits = gw.limits.metrics();
             let body = crate::metrics::render(&gw.live, Instant::now(), gw.backends(), &limits, &gw.keys.miss_counters);
@@ -150,16 +153,16 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
                 .map_err(Failure::Downstream);
         }
         Route::Admin(path) => return admin_call(gw, session, ctx, &path).await,
-        Route::Models => match ctx.caller.as_ref().and_then(Caller::principal) {
-            // A key lists only what it may call (LiteLLM's /v1/models for a key).
-            Some(p) => admin::models_body_where(&snapshot.config, created, |g| access::may_use(p, g).is_ok()),
+        Route::Models => match principal {
+            Some(_) => admin::models_body_where(&snapshot.config, created, allowed),
             None => snapshot.models_body.clone(),
         },
-        Route::ModelInfo => admin::model_info_body(&snapshot.config),
-        Route::Model(id) => admin::model_body(&snapshot.config, &id, created).ok_or_else(|| Error::BadRequest {
-            message: format!("The model `{id}` does not exist"),
-            param: Some("model"),
-        })?,
+        Route::ModelInfo => admin::model_info_body(&snapshot.config, &allowed),
+        Route::Model(id) => {
+            admin::model_body(&snapshot.config, &id, created).filter(|_| allowed(&id)).ok_or_else(|| {
+                Error::BadRequest { message: format!("The model `{id}` does not exist"), param: Some("model") }
+            })?
+        }
     };
     response::json(session, ctx, 200, body).await.map_err(Failure::Downstream)
 }
