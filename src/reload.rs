@@ -109,27 +109,34 @@ impl Snapshot {
     }
 }
 
-/// Every deployment's prices (see [`Snapshot::prices`]); deployments without one are logged once per load.
+/// Every deployment's prices (see [`Snapshot::prices`]); deployments without one are logged once per load
+/// (a wildcard's are the served model's, worked out per call).
 fn deployment_prices(config: &Config) -> HashMap<String, Prices> {
     let mut prices = HashMap::new();
     for d in config.groups.iter().flat_map(|g| g.deployments.iter()) {
-        let info = |name: &str| d.model_info.get(name).and_then(serde_json::Value::as_f64);
-        let overrides = crate::cost::PriceOverrides {
-            input_cost_per_token: d.input_cost_per_token.or_else(|| info("input_cost_per_token")),
-            output_cost_per_token: d.output_cost_per_token.or_else(|| info("output_cost_per_token")),
-            cache_read_input_token_cost: info("cache_read_input_token_cost"),
-            cache_creation_input_token_cost: info("cache_creation_input_token_cost"),
-            output_cost_per_reasoning_token: info("output_cost_per_reasoning_token"),
-            max_output_tokens: d.model_info.get("max_output_tokens").and_then(serde_json::Value::as_u64),
-        };
-        match crate::cost::prices_for(&d.litellm_model, &overrides) {
+        match prices_of(d) {
             Some(p) => {
                 prices.insert(d.id.clone(), p);
             }
+            None if d.litellm_model.contains('*') => {}
             None => warn!("model_list[{}] ({}): no price known; its calls cost 0", d.index, d.litellm_model),
         }
     }
     prices
+}
+
+/// A deployment's prices: the price table's for its model, overridden by its own `*_cost_per_token`.
+pub fn prices_of(d: &crate::config::Deployment) -> Option<Prices> {
+    let info = |name: &str| d.model_info.get(name).and_then(serde_json::Value::as_f64);
+    let overrides = crate::cost::PriceOverrides {
+        input_cost_per_token: d.input_cost_per_token.or_else(|| info("input_cost_per_token")),
+        output_cost_per_token: d.output_cost_per_token.or_else(|| info("output_cost_per_token")),
+        cache_read_input_token_cost: info("cache_read_input_token_cost"),
+        cache_creation_input_token_cost: info("cache_creation_input_token_cost"),
+        output_cost_per_reasoning_token: info("output_cost_per_reasoning_token"),
+        max_output_tokens: d.model_info.get("max_output_tokens").and_then(serde_json::Value::as_u64),
+    };
+    crate::cost::prices_for(&d.litellm_model, &overrides)
 }
 
 /// The live snapshot and where it came from.

@@ -279,3 +279,60 @@ async fn a_key_sees_only_its_models_and_reads_only_its_own_team_and_user() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wildcard_groups_serve_unlisted_models_and_key_whitelists_still_apply() {
+    use common::{expect_openai_error, FakeProvider, Reply};
+    within(DEADLINE, async {
+        let fake = FakeProvider::start(Reply::Echo).await;
+        let other = FakeProvider::start(Reply::Echo).await;
+        let (a, b) = (fake.api_base(), other.api_base());
+        let entries = [
+            format!("  - model_name: listed\n    litellm_params: {{model: openai/listed-upstream, api_base: '{a}'}}\n"),
+            format!("  - model_name: '*'\n    litellm_params: {{model: 'openai/*', api_base: '{a}'}}\n"),
+            format!("  - model_name: 'groq/*'\n    litellm_params: {{model: '*', api_base: '{b}'}}\n"),
+        ]
+        .concat();
+        let gw = Gateway::start(&config_with(&entries)).await;
+        let http = client();
+        let ask = |key: String, model: &str| {
+            let req = http.post(gw.url("/v1/chat/completions")).bearer_auth(key).json(&chat_body(model, "hi"));
+            async move { req.send().await.expect("chat") }
+        };
+        // Exact names win; anything else goes to the wildcard with the requested name as the model sent.
+        let resp = ask(MASTER_KEY.into(), "listed").await;
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(fake.requests().pop().unwrap().json()["model"], json!("listed-upstream"));
+        let resp = ask(MASTER_KEY.into(), "some-unlisted-model").await;
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(resp.headers()["x-litellm-model-group"], "some-unlisted-model");
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(v["model"], json!("some-unlisted-model"));
+        assert_eq!(fake.requests().pop().unwrap().json()["model"], json!("some-unlisted-model"));
+        // The more specific pattern wins, and a bare `*` takes the provider from the requested name.
+        let resp = ask(MASTER_KEY.into(), "groq/llama-3.1-8b").await;
+        assert_eq!(resp.status().as_u16(), 200);
+        let sent = other.requests().pop().expect("the groq wildcard was not used");
+        assert_eq!(sent.json()["model"], json!("llama-3.1-8b"));
+        assert_eq!(sent.path_and_query, "/v1/chat/completions");
+        // A key's whitelist is checked against the requested name, before the wildcard.
+        let made = http
+            .post(gw.url("/key/generate"))
+            .bearer_auth(MASTER_KEY)
+            .json(&json!({"models": ["allowed-model"]}))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        let key = made["key"].as_str().unwrap().to_string();
+        assert_eq!(ask(key.clone(), "allowed-model").await.status().as_u16(), 200);
+        let error = expect_openai_error(ask(key, "another-model").await, 403).await;
+        assert_eq!(error["type"], json!("key_model_access_denied"), "{error}");
+        // /v1/models lists models, not routes.
+        let models = http.get(gw.url("/v1/models")).bearer_auth(MASTER_KEY).send().await.unwrap().text().await.unwrap();
+        assert!(models.contains("listed") && !models.contains('*'), "{models}");
+    })
+    .await;
+}

@@ -17,7 +17,8 @@ pub fn models_body_where(config: &Config, created: u64, allowed: impl Fn(&str) -
     let data: Vec<Value> = config
         .groups
         .iter()
-        .filter(|g| allowed(&g.name))
+        // A wildcard group is a route, not a model: LiteLLM lists it only on request.
+        .filter(|g| allowed(&g.name) && !g.name.contains('*'))
         .map(|g| json!({"id": g.name, "object": "model", "created": created, "owned_by": "openai"}))
         .collect();
     Bytes::from(json!({"object": "list", "data": data}).to_string())

@@ -14,6 +14,7 @@ mod env;
 mod litellm;
 pub mod model;
 mod validate;
+pub mod wildcard;
 
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,8 @@ pub struct Config {
     pub groups: Vec<Arc<ModelGroup>>,
     /// Index into `groups` by `model_name`.
     pub group_index: HashMap<String, usize>,
+    /// Groups whose `model_name` has `*`, most specific first (see [`crate::config::wildcard`]).
+    pub wildcards: Vec<usize>,
     /// `router_settings`.
     pub router: RouterSettings,
     /// `general_settings`.
@@ -59,6 +61,9 @@ pub struct Deployment {
     pub upstream_model: String,
     /// `api_base`, or the provider's default; no trailing slash.
     pub api_base: Option<String>,
+    /// Made for one request by a wildcard group ([`Deployment::for_request`]): its URL and prices are the
+    /// served model's, worked out per call.
+    pub from_wildcard: bool,
     /// Whether `api_base` came from the config (or the provider's environment variable) rather than the
     /// provider's default: Cohere's `api_base` is a whole endpoint URL, its default one per endpoint.
     pub api_base_given: bool,

@@ -86,7 +86,10 @@ pub(crate) fn build(typed: Typed, env: &Environment<'_>, report: &mut Report) ->
         typed.entries.into_iter().filter_map(|entry| deployment(entry, &defaults, env, report)).collect();
     assign_ids(&mut drafts, report);
     let (groups, group_index) = group(drafts);
-    let config = Config { groups, group_index, router, general, litellm, warnings: Vec::new() };
+    let mut wildcards: Vec<usize> =
+        groups.iter().enumerate().filter(|(_, g)| g.name.contains('*')).map(|(i, _)| i).collect();
+    wildcards.sort_by_key(|i| std::cmp::Reverse(groups.get(*i).map(|g| super::wildcard::specificity(&g.name))));
+    let config = Config { groups, group_index, router, general, litellm, wildcards, warnings: Vec::new() };
     check_fallbacks(&config, &router_extra.fallback_paths, report);
     config
 }
@@ -535,6 +538,7 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
         provider,
         upstream_model: provider_model_name(served, upstream_model),
         api_base,
+        from_wildcard: false,
         api_base_given,
         // LiteLLM falls back to the provider's usual variable (OPENAI_API_KEY, GROQ_API_KEY, ...).
         api_key: non_empty(params.api_key).or_else(|| served.and_then(default_key_var).and_then(|v| env.get(v))),

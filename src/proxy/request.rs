@@ -7,6 +7,7 @@ use tollgate_filters::openai::RequestView;
 use tollgate_filters::{Endpoint, RequestOptions, Translation};
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::access::{self, Caller};
@@ -239,12 +240,14 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
     let stream = view.stream().map_err(Error::from)?;
     let caller = ctx.caller.clone().unwrap_or(Caller::Open);
     let model = access::alias(&caller, requested);
-    let Some(first) = config.group(model) else {
+    // The group of that name, else the wildcard group (`*`, `anthropic/*`) that matches it.
+    let Some((first, wildcard)) = config.resolve(model) else {
         return Err(Error::UnknownModel(model.to_string()).into());
     };
     let principal = caller.principal();
     if let Some(p) = principal {
-        access::may_use(p, &first.name)?;
+        // LiteLLM checks the requested name, also when a wildcard serves it.
+        access::may_use(p, if wildcard.is_some() { model } else { &first.name })?;
     }
     let routing = BodyRouting::read(&view)?;
     if let Some(p) = principal {
@@ -261,7 +264,9 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
     let fallbacks = routing.fallbacks.as_deref().unwrap_or_else(|| settings.fallbacks_for(&first.name));
     plan.extend(fallbacks.iter().filter(|g| allowed(g)).map(String::as_str));
     ctx.end_user = view.get("user").and_then(|u| serde_json::from_str::<String>(u.get()).ok());
-    ctx.model_group = Some(first.name.clone());
+    // A wildcard's calls are named after the model they served, as LiteLLM names them.
+    let first_name = if wildcard.is_some() { model.to_string() } else { first.name.clone() };
+    ctx.model_group = Some(first_name.clone());
     if caller.principal().is_some() || ctx.end_user.is_some() {
         Box::pin(reserve(gw, ctx, &caller, &view, &plan, &first.name)).await?;
     }
@@ -276,9 +281,13 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
             ctx.attempted_fallbacks += 1;
         }
         groups_tried += 1;
-        ctx.model_group = Some(group.name.clone());
+        ctx.model_group = Some(if groups_tried == 1 { first_name.clone() } else { group.name.clone() });
         let order = match snapshot.router.try_order(group, Instant::now(), rand::random::<u64>(), stream) {
-            Ok(order) => order,
+            // A wildcard group serves the requested model: its deployments with the match in place.
+            Ok(order) => match (&wildcard, groups_tried) {
+                (Some(caps), 1) => order.iter().map(|d| Arc::new(d.for_request(model, caps))).collect(),
+                _ => order,
+            },
             Err(NoDeployment::Unsupported { provider }) => {
                 last_error = Some(Error::ProviderNotServed { provider, model: group.name.clone() });
                 continue;

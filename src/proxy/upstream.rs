@@ -126,7 +126,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         };
         let tokens = usage.map_or(0, |u| u.total_tokens());
         router.record_success(&d.id, started.elapsed(), None, tokens, Instant::now());
-        charge(ctx, &d.id, usage);
+        charge(ctx, d, usage);
         let body = Bytes::from(body);
         let mut h = response::header(status, ctx, &content_type).map_err(Failure::Downstream)?;
         h.insert_header("content-length", body.len().to_string()).map_err(Failure::Downstream)?;
@@ -158,7 +158,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
     session.write_response_header(Box::new(h), false).await.map_err(Failure::Downstream)?;
     if let First::Broken(e) = first {
         // Events came before the provider's error: they reach the client, then the error event.
-        charge(ctx, &d.id, Some(translator.produced_estimate()));
+        charge(ctx, d, Some(translator.produced_estimate()));
         session.write_response_body(Some(Bytes::from(out)), false).await.map_err(Failure::Downstream)?;
         return Err(e.into());
     }
@@ -169,7 +169,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         session.write_response_body(Some(events), false).await.map_err(Failure::Downstream)?;
         let relayed = relay(session, &mut client, &mut translator, &mut out, d, (deadline, timeout)).await;
         // Charged for what was produced, also when the client or the provider cut the stream short.
-        charge(ctx, &d.id, Some(translator.produced_estimate()));
+        charge(ctx, d, Some(translator.produced_estimate()));
         relayed?;
         // Checked before `finish`, which closes the translated stream whatever came.
         if !translator.complete() {
@@ -179,7 +179,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         translator.finish(&mut out).map_err(|e| stream_error(&d.id, e))?;
     }
     router.record_success(&d.id, started.elapsed(), Some(ttft), translator.total_tokens().unwrap_or(0), Instant::now());
-    charge(ctx, &d.id, Some(translator.produced_estimate()));
+    charge(ctx, d, Some(translator.produced_estimate()));
     let last = (!out.is_empty()).then(|| Bytes::from(out));
     session.write_response_body(last, true).await.map_err(Failure::Downstream)
 }
@@ -245,13 +245,18 @@ fn bad_answer(deployment: &str, reason: impl std::fmt::Display) -> Error {
     Error::UpstreamBadAnswer { deployment: deployment.to_string(), reason: reason.to_string() }
 }
 
-/// Records the call's usage and its cost at the deployment's prices (0 when its price is unknown).
-fn charge(ctx: &mut RequestCtx, deployment: &str, usage: Option<tollgate_filters::usage::Usage>) {
+/// Records the call's usage and its cost at the deployment's prices (0 when its price is unknown); a
+/// wildcard's deployment is priced as the model it served.
+fn charge(ctx: &mut RequestCtx, d: &Deployment, usage: Option<tollgate_filters::usage::Usage>) {
     let Some(usage) = usage else {
         ctx.cost.get_or_insert(0.0);
         return;
     };
-    ctx.cost = Some(ctx.snapshot.prices.get(deployment).map_or(0.0, |p| crate::cost::cost_of(p, &usage)));
+    let prices = match d.from_wildcard {
+        true => crate::reload::prices_of(d),
+        false => ctx.snapshot.prices.get(&d.id).copied(),
+    };
+    ctx.cost = Some(prices.map_or(0.0, |p| crate::cost::cost_of(&p, &usage)));
     ctx.usage = Some(usage);
 }
 
@@ -352,7 +357,12 @@ async fn send(
         (Provider::Bedrock, e) if e != Endpoint::Embeddings => ctx.snapshot.runtime_targets.get(&d.id),
         _ => None,
     };
-    let Some(target) = runtime.or_else(|| ctx.snapshot.targets.get(&d.id)) else {
+    // A wildcard's deployment may call another provider than its config says (`*` serving `groq/...`).
+    let parsed = match (d.from_wildcard, d.api_base.as_deref()) {
+        (true, Some(base)) => Some(up::Target::parse(base).map_err(|e| up::transport_error(&d.id, e))?),
+        _ => None,
+    };
+    let Some(target) = parsed.as_ref().or(runtime).or_else(|| ctx.snapshot.targets.get(&d.id)) else {
         return Err(Error::Internal(format!("deployment {} has no api_base", d.id)));
     };
     let timeout = || {
@@ -586,7 +596,7 @@ pub async fn answer_mock(
     let created =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     let meta = mock::MockMeta { id: &id, created, model: &d.model_name };
-    charge(ctx, &d.id, Some(mock::USAGE));
+    charge(ctx, d, Some(mock::USAGE));
     let body = match endpoint {
         Endpoint::ChatCompletions if stream => {
             let body = Bytes::from(mock::chat_stream(&meta, text, view.include_usage()));
