@@ -153,6 +153,8 @@ pub struct Live {
     pub reloads: AtomicU64,
     /// Requests being served now (a SIGTERM waits for them, up to the grace period).
     pub in_flight: Arc<AtomicUsize>,
+    /// The last round of background health checks (`general_settings.background_health_checks`).
+    pub health: arc_swap::ArcSwapOption<crate::admin::HealthReport>,
 }
 
 /// Counts a request as in flight for as long as it lives.

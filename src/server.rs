@@ -75,6 +75,7 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
         failed_reloads: AtomicU64::new(0),
         reloads: AtomicU64::new(0),
         in_flight: Arc::new(AtomicUsize::new(0)),
+        health: arc_swap::ArcSwapOption::empty(),
     });
 
     let conf = ServerConf {
@@ -85,9 +86,19 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
         ..ServerConf::default()
     };
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(&conf)));
+    let health_connector = Connector::new(Some(ConnectorOptions::from_server_conf(&conf)));
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let client = crate::proxy::request::ClientTimeouts { body: std::time::Duration::from_secs(cli.client_timeout) };
+    // Background health checks call providers on a connector of their own.
+    let health_gw = Gateway {
+        live: live.clone(),
+        connector: health_connector,
+        resolver: Resolver::default(),
+        keys: keys.clone(),
+        limits: limits.clone(),
+        client,
+    };
     let gateway =
         Gateway { live: live.clone(), connector, resolver: Resolver::default(), keys: keys.clone(), limits, client };
     let rules = crate::front::FrontRules {
@@ -100,6 +111,7 @@ pub fn run(cli: &Cli, config_path: &Path) -> Result<(), String> {
     proxy.add_tcp(&listen);
     server.add_service(proxy);
     server.add_service(background_service("config reload", ReloadService { live: live.clone() }));
+    server.add_service(background_service("health checks", crate::proxy::health::HealthService { gw: health_gw }));
     let grace = std::time::Duration::from_secs(cli.grace_period);
     server.add_service(background_service("drain on stop", DrainService { live, grace, keys }));
     server.run_forever()

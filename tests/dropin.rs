@@ -336,3 +336,75 @@ async fn wildcard_groups_serve_unlisted_models_and_key_whitelists_still_apply() 
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_calls_each_deployment_and_names_a_failing_one_without_prior_traffic() {
+    use common::{openai_deployment, FakeProvider, Reply};
+    within(DEADLINE, async {
+        let broken = FakeProvider::start(Reply::Status(
+            500,
+            json!({"error": {"message": "boom", "type": "server_error", "param": null, "code": null}}),
+        ))
+        .await;
+        let fine = FakeProvider::start(Reply::Echo).await;
+        let entries = [
+            openai_deployment("broken", "broken-model", &broken),
+            openai_deployment("fine", "fine-model", &fine),
+            "  - model_name: embed\n    litellm_params: {model: openai/text-embedding-3-small, api_base: 'FINE'}\n    model_info: {mode: embedding}\n"
+                .replace("FINE", &fine.api_base()),
+        ]
+        .concat();
+        let gw = Gateway::start(&config_with(&entries)).await;
+        let health: serde_json::Value =
+            client().get(gw.url("/health")).bearer_auth(MASTER_KEY).send().await.unwrap().json().await.unwrap();
+        let names = |list: &str| -> Vec<String> {
+            health[list].as_array().unwrap().iter().map(|e| e["model_name"].as_str().unwrap().to_string()).collect()
+        };
+        assert_eq!(names("unhealthy_endpoints"), ["broken"], "{health}");
+        let mut healthy = names("healthy_endpoints");
+        healthy.sort();
+        assert_eq!(healthy, ["embed", "fine"], "{health}");
+        assert!(health["unhealthy_endpoints"][0]["error"].as_str().unwrap().contains("500"), "{health}");
+        // One minimal call each: one token of chat, one short embedding input.
+        assert_eq!(broken.hits(), 1);
+        let paths: Vec<String> = fine.requests().iter().map(|r| r.path_and_query.clone()).collect();
+        assert!(paths.contains(&"/v1/chat/completions".to_string()) && paths.contains(&"/v1/embeddings".to_string()));
+        let chat = fine.requests().into_iter().find(|r| r.path_and_query.ends_with("/chat/completions")).unwrap();
+        assert_eq!(chat.json()["max_tokens"], json!(1));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_health_checks_answer_with_the_last_round() {
+    use common::{openai_deployment, FakeProvider, Reply};
+    within(DEADLINE, async {
+        let fine = FakeProvider::start(Reply::Echo).await;
+        let yaml = format!(
+            "{}  background_health_checks: true\n  health_check_interval: 300\n",
+            config_with(&openai_deployment("fine", "fine-model", &fine))
+        );
+        let gw = Gateway::start(&yaml).await;
+        let get = || async {
+            client()
+                .get(gw.url("/health"))
+                .bearer_auth(MASTER_KEY)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        };
+        // The first round runs at start; give it a moment, then /health answers with it, calling nobody.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let first = get().await;
+        let hits = fine.hits();
+        let second = get().await;
+        assert_eq!(first["healthy_count"], json!(1), "{first}");
+        assert_eq!(first["checked_at"], second["checked_at"]);
+        assert_eq!(fine.hits(), hits, "/health called the provider again instead of answering the last round");
+        assert!(hits >= 1, "no background round ran");
+    })
+    .await;
+}

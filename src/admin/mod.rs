@@ -86,7 +86,6 @@ fn provider_name(p: &ProviderChoice) -> String {
     }
 }
 
-/// `GET /health`: deployments split by their passive health; no secret, no call to a provider.
 /// What the gateway's own backends say: the keys database, and Redis when counters live there.
 #[derive(Debug, Clone, Copy)]
 pub struct Backends {
@@ -114,29 +113,44 @@ impl Backends {
     }
 }
 
-/// `GET /health`: deployments of the groups the caller may use, by passive health, and the gateway's own
-/// backends under `tollgate`.
-pub fn health_body(
+/// One deployment's active health check.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The deployment id.
+    pub deployment_id: String,
+    /// Why it is unhealthy; `None` when it answered.
+    pub error: Option<String>,
+}
+
+/// A round of active health checks (`/health`).
+#[derive(Debug, Clone)]
+pub struct HealthReport {
+    /// When the round ran, unix seconds.
+    pub checked_at_unix: i64,
+    /// Each deployment checked.
+    pub checked: Vec<Checked>,
+}
+
+/// `GET /health` from a round of active checks (LiteLLM's shape), deployments of the groups `allowed`
+/// accepts, and the gateway's own backends under `tollgate`.
+pub fn health_report_body(
     snapshot: &Snapshot,
-    now: std::time::Instant,
+    report: &HealthReport,
     backends: Backends,
     allowed: &dyn Fn(&str) -> bool,
 ) -> Bytes {
     let mut healthy = Vec::new();
     let mut unhealthy = Vec::new();
     for d in snapshot.config.groups.iter().filter(|g| allowed(&g.name)).flat_map(|g| g.deployments.iter()) {
+        let Some(checked) = report.checked.iter().find(|c| c.deployment_id == d.id) else { continue };
         let mut entry = json!({"model": d.litellm_model, "model_name": d.model_name, "model_id": d.id});
         if let Some(b) = &d.api_base {
             entry["api_base"] = json!(b);
         }
-        let reason = match &d.provider {
-            ProviderChoice::Unsupported(p) => Some(format!("provider \"{p}\" is not supported by Tollgate yet")),
-            ProviderChoice::Served(_) => snapshot.router.unhealthy_reason(&d.id, now),
-        };
-        match reason {
+        match &checked.error {
             None => healthy.push(entry),
-            Some(r) => {
-                entry["error"] = json!(r);
+            Some(e) => {
+                entry["error"] = json!(e);
                 unhealthy.push(entry);
             }
         }
@@ -146,6 +160,7 @@ pub fn health_body(
         "unhealthy_endpoints": unhealthy,
         "healthy_count": healthy.len(),
         "unhealthy_count": unhealthy.len(),
+        "checked_at": crate::keys::iso8601(report.checked_at_unix),
         "tollgate": backends.json(),
         "open_gateway": snapshot.config.general.master_key.is_none(),
     });

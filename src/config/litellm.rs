@@ -234,6 +234,12 @@ pub(crate) struct GeneralSettings {
     /// The gateway is meant to run without a master key (Tollgate's own key; LiteLLM ignores it).
     #[serde(default)]
     pub open_gateway: Option<bool>,
+    /// Run `/health`'s checks in the background and answer with the last round.
+    #[serde(default)]
+    pub background_health_checks: Option<bool>,
+    /// Seconds between background health-check rounds (LiteLLM's default 300).
+    #[serde(default)]
+    pub health_check_interval: Option<Seconds>,
 }
 
 /// A number of seconds as LiteLLM takes it: an integer, a float, or a string holding a number.
@@ -533,6 +539,8 @@ pub(crate) const GENERAL_SETTINGS: KeyTable = KeyTable {
         "fail_closed",
         "budget_reserve_max_tokens",
         "open_gateway",
+        "background_health_checks",
+        "health_check_interval",
     ],
     not_yet: &[
         "completion_model",
@@ -567,8 +575,6 @@ pub(crate) const GENERAL_SETTINGS: KeyTable = KeyTable {
         "max_parallel_requests",
         "global_max_parallel_requests",
         "infer_model_from_keys",
-        "background_health_checks",
-        "health_check_interval",
         "health_check_details",
         "alerting",
         "alerting_threshold",

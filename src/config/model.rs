@@ -257,6 +257,10 @@ pub struct GeneralSettings {
     /// `open_gateway: true`: the file says on purpose that there is no master key. Without it a reload may
     /// not turn a gateway with a master key into an open one (see `reload::Live::reload`).
     pub open_gateway: bool,
+    /// `background_health_checks`: `/health` answers with the last background round.
+    pub background_health_checks: bool,
+    /// `health_check_interval` (default 300 s, LiteLLM's).
+    pub health_check_interval: Duration,
 }
 
 impl GeneralSettings {
@@ -274,6 +278,8 @@ impl Default for GeneralSettings {
             fail_closed: false,
             budget_reserve_max_tokens: Self::DEFAULT_RESERVE_MAX_TOKENS,
             open_gateway: false,
+            background_health_checks: false,
+            health_check_interval: Duration::from_secs(300),
         }
     }
 }

@@ -251,6 +251,12 @@ fn general_settings(raw: litellm::GeneralSettings, report: &mut Report) -> Gener
         None => {}
     }
     general.open_gateway = raw.open_gateway.unwrap_or(false);
+    general.background_health_checks = raw.background_health_checks.unwrap_or(false);
+    if let Some(interval) = raw.health_check_interval {
+        if let Some(d) = positive_duration("general_settings.health_check_interval", interval, report) {
+            general.health_check_interval = d;
+        }
+    }
     if general.open_gateway && general.master_key.is_some() {
         report.error("general_settings.open_gateway", "true contradicts general_settings.master_key: keep one of them");
     }

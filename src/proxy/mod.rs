@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod ctx;
+pub mod health;
 pub mod logging;
 pub mod request;
 pub mod response;

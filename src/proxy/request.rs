@@ -145,7 +145,15 @@ async fn serve(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx) -> Res
         Route::Llm(endpoint) => return call(gw, session, ctx, endpoint).await,
         Route::Liveliness => Bytes::from_static(admin::LIVELINESS_BODY),
         Route::Readiness => admin::readiness_body(&snapshot, gw.backends()),
-        Route::Health => admin::health_body(&snapshot, Instant::now(), gw.backends(), &allowed),
+        Route::Health => {
+            // The last background round when background checks run (and one has), else a round now.
+            let last = snapshot.config.general.background_health_checks.then(|| gw.live.health.load_full()).flatten();
+            let report = match last {
+                Some(report) => report,
+                None => std::sync::Arc::new(Box::pin(super::health::check(gw, &snapshot, &allowed)).await),
+            };
+            admin::health_report_body(&snapshot, &report, gw.backends(), &allowed)
+        }
         Route::Metrics => {
             let limits = gw.limits.metrics();
             let body = crate::metrics::render(&gw.live, Instant::now(), gw.backends(), &limits, &gw.keys.miss_counters);

@@ -21,7 +21,7 @@ use tollgate_filters::{ResponseMeta, StreamTranslator, TranslateError};
 use super::ctx::RequestCtx;
 use super::request::Failure;
 use super::{response, Gateway};
-use crate::config::Deployment;
+use crate::config::{Deployment, ProviderChoice};
 use crate::error::Error;
 use crate::upstream as up;
 use crate::upstream::sigv4;
@@ -69,7 +69,7 @@ pub async fn forward(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, 
         (true, Some(t)) => (started + t).min(deadline),
         _ => deadline,
     };
-    let sent = send(gw, ctx, &call, first_byte).await;
+    let sent = send(gw, &snapshot, &call, first_byte).await;
     let (mut client, peer) = match sent {
         Ok(ok) => ok,
         Err(e) => {
@@ -245,6 +245,50 @@ fn bad_answer(deployment: &str, reason: impl std::fmt::Display) -> Error {
     Error::UpstreamBadAnswer { deployment: deployment.to_string(), reason: reason.to_string() }
 }
 
+/// One minimal real call to a deployment, for `/health` (LiteLLM's `ahealth_check`): `body` (a client body)
+/// translated for its provider, sent, and its answer read; `Err` says why the deployment is unhealthy.
+pub async fn probe(
+    gw: &Gateway,
+    snapshot: &crate::reload::Snapshot,
+    d: &Deployment,
+    endpoint: Endpoint,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(), String> {
+    let ProviderChoice::Served(provider) = d.provider else {
+        return Err("the provider is not served by Tollgate yet".into());
+    };
+    let view = RequestView::parse(body).map_err(|e| e.to_string())?;
+    let opts = tollgate_filters::RequestOptions { drop_params: true };
+    let translated = tollgate_filters::translate_request(provider, endpoint, &view, &d.upstream_model, &opts)
+        .map_err(|e| e.to_string())?;
+    let call = Call {
+        deployment: d,
+        provider,
+        endpoint,
+        body: Bytes::from(translated),
+        stream: false,
+        include_usage: false,
+        base64_embeddings: false,
+        timeout: Some(timeout),
+    };
+    let deadline = Instant::now() + timeout;
+    let (mut client, peer) = send(gw, snapshot, &call, deadline).await.map_err(|e| e.to_string())?;
+    let status = client.response_header().map_or(0, |h| h.status.as_u16());
+    let answer = read_all(&mut client, deadline, MAX_ERROR_BYTES, &d.id, timeout).await.map_err(|e| e.to_string())?;
+    release(gw, client, &peer).await;
+    if status >= 400 {
+        let (status, shaped) = tollgate_filters::translate_error(provider, status, &answer);
+        let message = serde_json::from_slice::<serde_json::Value>(&shaped)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        return Err(format!("the provider answered {status}: {message}"));
+    }
+    let meta = ResponseMeta { id: "health", created: 0, model: &d.model_name };
+    tollgate_filters::translate_response(provider, endpoint, &answer, &meta).map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// Records the call's usage and its cost at the deployment's prices (0 when its price is unknown); a
 /// wildcard's deployment is priced as the model it served.
 fn charge(ctx: &mut RequestCtx, d: &Deployment, usage: Option<tollgate_filters::usage::Usage>) {
@@ -347,14 +391,14 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
 /// connection that the provider closed while idle is retried once on a fresh one.
 async fn send(
     gw: &Gateway,
-    ctx: &RequestCtx,
+    snapshot: &crate::reload::Snapshot,
     call: &Call<'_>,
     first_byte: Instant,
 ) -> Result<(ClientSession, HttpPeer), Error> {
     let d = call.deployment;
     // Bedrock's Converse goes to the runtime endpoint first, invoke (embeddings) to api_base first (LiteLLM).
     let runtime = match (call.provider, call.endpoint) {
-        (Provider::Bedrock, e) if e != Endpoint::Embeddings => ctx.snapshot.runtime_targets.get(&d.id),
+        (Provider::Bedrock, e) if e != Endpoint::Embeddings => snapshot.runtime_targets.get(&d.id),
         _ => None,
     };
     // A wildcard's deployment may call another provider than its config says (`*` serving `groq/...`).
@@ -362,7 +406,7 @@ async fn send(
         (true, Some(base)) => Some(up::Target::parse(base).map_err(|e| up::transport_error(&d.id, e))?),
         _ => None,
     };
-    let Some(target) = parsed.as_ref().or(runtime).or_else(|| ctx.snapshot.targets.get(&d.id)) else {
+    let Some(target) = parsed.as_ref().or(runtime).or_else(|| snapshot.targets.get(&d.id)) else {
         return Err(Error::Internal(format!("deployment {} has no api_base", d.id)));
     };
     let timeout = || {
@@ -376,10 +420,10 @@ async fn send(
         .map_err(|e| up::transport_error(&d.id, e))?;
     let peer = up::peer(target, addr);
     let vertex_token = match call.provider {
-        Provider::VertexAi => Some(vertex_token(gw, ctx, d, first_byte).await?),
+        Provider::VertexAi => Some(vertex_token(gw, snapshot, d, first_byte).await?),
         _ => None,
     };
-    let key_project = ctx.snapshot.vertex.get(&d.id).and_then(|a| a.project_id());
+    let key_project = snapshot.vertex.get(&d.id).and_then(|a| a.project_id());
     let path = up::request_path(target, d, call.provider, call.endpoint, call.stream, key_project);
     for _ in 0..2 {
         let (mut client, reused) = timeout_at(first_byte.into(), gw.connector.get_http_session(&peer))
@@ -459,8 +503,13 @@ fn request_header(
 /// A Vertex AI access token for the deployment's service account: the cached one, else a fresh one
 /// from the key's token endpoint (a JWT assertion signed with its private key), cached until shortly
 /// before it expires.
-async fn vertex_token(gw: &Gateway, ctx: &RequestCtx, d: &Deployment, deadline: Instant) -> Result<String, Error> {
-    let Some(auth) = ctx.snapshot.vertex.get(&d.id) else {
+async fn vertex_token(
+    gw: &Gateway,
+    snapshot: &crate::reload::Snapshot,
+    d: &Deployment,
+    deadline: Instant,
+) -> Result<String, Error> {
+    let Some(auth) = snapshot.vertex.get(&d.id) else {
         return Err(Error::Internal(format!("deployment {} has no Vertex AI credentials", d.id)));
     };
     if let Some(token) = auth.cached_token(Instant::now()) {
