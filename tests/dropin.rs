@@ -408,3 +408,30 @@ async fn background_health_checks_answer_with_the_last_round() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_model_aliases_apply_to_the_teams_keys() {
+    within(DEADLINE, async {
+        let entry = "  - model_name: real-group\n    litellm_params: {model: openai/gpt-4o-mini, mock_response: hi}\n";
+        let gw = Gateway::start(&config_with(entry)).await;
+        let http = client();
+        let post = |path: &'static str, key: String, body: serde_json::Value| {
+            let req = http.post(gw.url(path)).bearer_auth(key).json(&body);
+            async move { req.send().await.expect(path) }
+        };
+        let team = json!({"team_id": "aliased", "model_aliases": {"friendly": "real-group"}});
+        assert_eq!(post("/team/new", MASTER_KEY.into(), team).await.status().as_u16(), 200);
+        let made: serde_json::Value =
+            post("/key/generate", MASTER_KEY.into(), json!({"team_id": "aliased"})).await.json().await.unwrap();
+        let key = made["key"].as_str().unwrap().to_string();
+        let resp = post("/v1/chat/completions", key.clone(), chat_body("friendly", "hi")).await;
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(resp.headers()["x-litellm-model-group"], "real-group");
+        // Not for keys outside the team.
+        let other: serde_json::Value = post("/key/generate", MASTER_KEY.into(), json!({})).await.json().await.unwrap();
+        let resp =
+            post("/v1/chat/completions", other["key"].as_str().unwrap().into(), chat_body("friendly", "hi")).await;
+        assert_eq!(resp.status().as_u16(), 400);
+    })
+    .await;
+}

@@ -513,6 +513,7 @@ fn team_json(t: &TeamRecord, now: i64) -> Map<String, Value> {
         "max_budget": t.max_budget,
         "budget_duration": t.budget_duration,
         "models": t.models,
+        "model_aliases": t.model_aliases,
         "blocked": t.blocked,
         "spend": t.current_spend(now),
         "max_parallel_requests": t.max_parallel_requests,
@@ -672,6 +673,7 @@ struct TeamFields {
     team_id: Option<String>,
     team_alias: Option<String>,
     models: Option<Vec<String>>,
+    model_aliases: Option<std::collections::HashMap<String, String>>,
     max_budget: Option<f64>,
     budget_duration: Option<String>,
     tpm_limit: Option<u64>,
@@ -1242,6 +1244,7 @@ impl Call<'_> {
             team_id,
             team_alias: f.team_alias,
             models: f.models.unwrap_or_default(),
+            model_aliases: f.model_aliases.unwrap_or_default(),
             max_budget: f.max_budget,
             budget_duration: f.budget_duration,
             spend: f.spend.unwrap_or(0.0),
@@ -1304,6 +1307,9 @@ impl Call<'_> {
         };
         if f.team_alias.is_some() {
             team.team_alias = f.team_alias;
+        }
+        if let Some(aliases) = f.model_aliases {
+            team.model_aliases = aliases;
         }
         if let Some(models) = f.models {
             team.models = models;

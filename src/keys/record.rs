@@ -137,6 +137,10 @@ pub struct TeamRecord {
     /// Models the team's keys may call; empty or `all-proxy-models` means every model.
     #[serde(default)]
     pub models: Vec<String>,
+    /// Model names the team's keys may send for a group (`{"gpt-4": "gpt-4o-eu"}`), after the key's own
+    /// `aliases` (LiteLLM's team `model_aliases`).
+    #[serde(default)]
+    pub model_aliases: std::collections::HashMap<String, String>,
     /// Budget in USD per window.
     #[serde(default)]
     pub max_budget: Option<f64>,

@@ -108,10 +108,16 @@ pub async fn authenticate(gw: &Gateway, session: &Session, ctx: &RequestCtx, now
     Ok(Caller::Key(principal))
 }
 
-/// The model group a key's `aliases` map `requested` to (LiteLLM's key-level model aliases).
+/// The model group a key's `aliases`, else its team's `model_aliases`, map `requested` to (LiteLLM's key
+/// and team model aliases).
 pub fn alias<'a>(caller: &'a Caller, requested: &'a str) -> &'a str {
     match caller {
-        Caller::Key(p) => p.key.aliases.get(requested).map_or(requested, String::as_str),
+        Caller::Key(p) => p
+            .key
+            .aliases
+            .get(requested)
+            .or_else(|| p.team.as_ref().and_then(|t| t.model_aliases.get(requested)))
+            .map_or(requested, String::as_str),
         _ => requested,
     }
 }
