@@ -93,7 +93,7 @@ impl ServerApp for Front {
             return None;
         }
         loop {
-            match door.read_head(self.rules.keepalive, self.rules.client_timeout).await {
+            match door.read_head(self.rules.keepalive, self.rules.client_timeout, shutdown).await {
                 Head::Request { len, body } => door.admit(len, body),
                 Head::Closed => return None,
                 Head::Refused(e) => {
@@ -149,13 +149,20 @@ impl Door {
         self.allowed = body.map(|b| b.saturating_add(len as u64));
     }
 
-    /// Reads until a whole request head is in `ahead` (see the module doc for the limits).
-    async fn read_head(&mut self, idle: Duration, limit: Duration) -> Head {
+    /// Reads until a whole request head is in `ahead` (see the module doc for the limits); a connection idle
+    /// between requests is closed at once when the server shuts down.
+    async fn read_head(&mut self, idle: Duration, limit: Duration, shutdown: &ShutdownWatch) -> Head {
+        let mut shutdown = shutdown.clone();
         let idle_until = Instant::now() + idle;
         let mut head_until = (!self.ahead.is_empty()).then(|| Instant::now() + limit);
         loop {
             if !self.ahead.is_empty() {
                 match parse_head(&self.ahead) {
+                    Ok(Some(Head::Request { len, .. })) if len > MAX_HEAD_BYTES => {
+                        return Head::Refused(Error::HeaderTooLarge(format!(
+                            "the request head is larger than {MAX_HEAD_BYTES} bytes"
+                        )))
+                    }
                     Ok(Some(head)) => return head,
                     Ok(None) => {}
                     Err(e) => return Head::Refused(e),
@@ -167,8 +174,16 @@ impl Door {
                 }
             }
             let until = head_until.unwrap_or(idle_until);
+            if head_until.is_none() && *shutdown.borrow() {
+                return Head::Closed;
+            }
             self.ahead.reserve(4096);
-            match tokio::time::timeout_at(until, self.inner.read_buf(&mut self.ahead)).await {
+            let read = tokio::time::timeout_at(until, self.inner.read_buf(&mut self.ahead));
+            let read = tokio::select! {
+                read = read => read,
+                _ = shutdown.changed(), if head_until.is_none() => return Head::Closed,
+            };
+            match read {
                 Ok(Ok(0)) | Ok(Err(_)) => return Head::Closed,
                 Ok(Ok(_)) => {
                     head_until.get_or_insert_with(|| Instant::now() + limit);

@@ -149,10 +149,8 @@ fn connection_budget(wanted: usize) -> usize {
     };
     let fits = usize::try_from(files.saturating_sub(OWN) / 2).unwrap_or(usize::MAX).max(1);
     if fits < wanted {
-        warn!(
-            "--max-connections {wanted} needs {} open files, the limit is {files}: serving at most {fits}",
-            wanted * 2 + 256
-        );
+        let need = (wanted as u64).saturating_mul(2).saturating_add(OWN);
+        warn!("--max-connections {wanted} needs {need} open files, the limit is {files}: serving at most {fits}");
     }
     wanted.min(fits)
 }

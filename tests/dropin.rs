@@ -435,3 +435,35 @@ async fn team_model_aliases_apply_to_the_teams_keys() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_wildcard_sends_each_provider_its_own_key_and_serves_only_model_names() {
+    use common::{FakeProvider, Reply};
+    within(DEADLINE, async {
+        let fake = FakeProvider::start(Reply::Echo).await;
+        let entry =
+            format!("  - model_name: '*'\n    litellm_params: {{model: '*', api_base: '{}'}}\n", fake.api_base());
+        let env = [("OPENAI_API_KEY", "sk-openai-secret-1"), ("GROQ_API_KEY", "gsk-groq-2")];
+        let gw = Gateway::start_with_env(&config_with(&entry), &env).await;
+        let http = client();
+        let ask = |model: &str| {
+            let req = http.post(gw.url("/v1/chat/completions")).bearer_auth(MASTER_KEY).json(&chat_body(model, "hi"));
+            async move { req.send().await.expect("chat") }
+        };
+        for (model, key) in [
+            ("gpt-4o", Some("Bearer sk-openai-secret-1")),
+            ("groq/llama", Some("Bearer gsk-groq-2")),
+            ("deepseek/chat", None),
+        ] {
+            assert_eq!(ask(model).await.status().as_u16(), 200, "{model}");
+            let sent = fake.requests().pop().unwrap();
+            assert_eq!(sent.header("authorization"), key, "{model}: the key sent");
+        }
+        // Only model names: a wildcard's name becomes a header, a log field and a URL segment.
+        for bad in ["x\u{7}y", "a?b=1", "../../admin", &"m".repeat(300)] {
+            let resp = ask(bad).await;
+            assert_eq!(resp.status().as_u16(), 400, "{bad:?}");
+        }
+    })
+    .await;
+}

@@ -61,6 +61,11 @@ pub struct Deployment {
     pub upstream_model: String,
     /// `api_base`, or the provider's default; no trailing slash.
     pub api_base: Option<String>,
+    /// A bare `*` deployment without its own `api_key`: each provider's key from its usual environment
+    /// variable, for the provider the requested name says ([`Deployment::for_request`]); never another's.
+    pub wildcard_keys: Vec<(tollgate_filters::Provider, String)>,
+    /// Whether `api_key` came from the config, not from the provider's usual environment variable.
+    pub api_key_given: bool,
     /// Made for one request by a wildcard group ([`Deployment::for_request`]): its URL and prices are the
     /// served model's, worked out per call.
     pub from_wildcard: bool,

@@ -536,6 +536,8 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
     if let Some(id) = &explicit_id {
         model_info.insert("id".to_owned(), Json::String(id.clone()));
     }
+    let api_key_given = params.api_key.as_deref().is_some_and(|k| !k.is_empty());
+    let bare_wildcard = params.model == "*";
     let deployment = Deployment {
         id: explicit_id.clone().unwrap_or_default(),
         index,
@@ -544,7 +546,16 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
         provider,
         upstream_model: provider_model_name(served, upstream_model),
         api_base,
+        wildcard_keys: if bare_wildcard && !api_key_given {
+            tollgate_filters::Provider::ALL
+                .iter()
+                .filter_map(|p| default_key_var(*p).and_then(|v| env.get(v)).map(|k| (*p, k)))
+                .collect()
+        } else {
+            Vec::new()
+        },
         from_wildcard: false,
+        api_key_given,
         api_base_given,
         // LiteLLM falls back to the provider's usual variable (OPENAI_API_KEY, GROQ_API_KEY, ...).
         api_key: non_empty(params.api_key).or_else(|| served.and_then(default_key_var).and_then(|v| env.get(v))),

@@ -48,6 +48,20 @@ fn matches_from(parts: &[&str], text: &str, out: &mut Vec<String>) -> bool {
     false
 }
 
+/// The longest model name a wildcard serves.
+pub const MAX_SERVED_NAME: usize = 256;
+
+/// Whether a wildcard may serve `name`: up to [`MAX_SERVED_NAME`] bytes of letters, digits and `._:/@+-`, no
+/// `..` (it becomes a path segment of a provider URL, a header value and a log field).
+pub fn servable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SERVED_NAME
+        && !name.contains("..")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'/' | b'@' | b'+' | b'-'))
+}
+
 /// How specific a pattern is: LiteLLM sorts by the regex's length, then by its metacharacters, both
 /// descending.
 pub fn specificity(pattern: &str) -> (usize, usize) {
@@ -61,6 +75,10 @@ impl Config {
     pub fn resolve(&self, requested: &str) -> Option<(&Arc<ModelGroup>, Option<Vec<String>>)> {
         if let Some(group) = self.group(requested) {
             return Some((group, None));
+        }
+        // A name a wildcard serves goes into headers, logs and provider URLs: model-name characters only.
+        if !servable_name(requested) {
+            return None;
         }
         self.wildcards.iter().filter_map(|i| self.groups.get(*i)).find_map(|g| {
             let caps = captures(&g.name, requested)?;
@@ -106,6 +124,10 @@ impl Deployment {
             if !self.api_base_given {
                 d.api_base = provider.default_api_base().map(str::to_owned);
             }
+            if !self.api_key_given {
+                // No key of its own: the served provider's usual one, never OpenAI's sent to another provider.
+                d.api_key = self.wildcard_keys.iter().find(|(p, _)| *p == provider).map(|(_, k)| k.clone());
+            }
             d.provider = ProviderChoice::Served(provider);
             d.upstream_model = upstream;
         }
@@ -129,5 +151,9 @@ mod tests {
         assert_eq!(captures("a/*/b/*", "a/x/b/y/b/z"), Some(vec!["x/b/y".to_string(), "z".to_string()]));
         assert_eq!(captures("gpt-*", "claude"), None);
         assert!(specificity("anthropic/*") > specificity("*"));
+        for bad in ["a\nb", "x?y=1", "../etc", "a b", &"m".repeat(300), ""] {
+            assert!(!servable_name(bad), "{bad:?}");
+        }
+        assert!(servable_name("groq/llama-3.1-8b@v2:latest"));
     }
 }

@@ -212,6 +212,8 @@ struct Misses {
     absent: HashMap<String, std::time::Instant>,
     /// One lookup per hash in flight; later askers wait for its answer.
     in_flight: HashMap<String, Arc<tokio::sync::OnceCell<Option<Arc<Principal>>>>>,
+    /// Bumped by every reload: a lookup that started before one does not keep what it found.
+    generation: u64,
     /// The rate bound's tokens and when they were counted.
     tokens: f64,
     counted: Option<std::time::Instant>,
@@ -277,8 +279,9 @@ impl Keys {
     pub async fn lookup_missing(&self, presented: &str) -> Option<Arc<Principal>> {
         let hash = hash_key(presented);
         let now = std::time::Instant::now();
-        let cell = {
+        let (cell, generation) = {
             let mut misses = self.lock_misses();
+            let generation = misses.generation;
             if let Some(found) = misses.found.get(&hash) {
                 return Some(found.clone());
             }
@@ -286,7 +289,7 @@ impl Keys {
                 return None;
             }
             match misses.in_flight.get(&hash) {
-                Some(cell) => cell.clone(),
+                Some(cell) => (cell.clone(), generation),
                 None => {
                     let elapsed = misses.counted.map_or(1.0, |t| now.saturating_duration_since(t).as_secs_f64());
                     misses.tokens = (misses.tokens + elapsed * MISS_LOOKUPS_PER_SEC).min(MISS_LOOKUPS_PER_SEC);
@@ -301,13 +304,17 @@ impl Keys {
                     }
                     let cell = Arc::new(tokio::sync::OnceCell::new());
                     misses.in_flight.insert(hash.clone(), cell.clone());
-                    cell
+                    (cell, generation)
                 }
             }
         };
         let found = cell.get_or_init(|| self.fetch_principal(&hash)).await.clone();
         let mut misses = self.lock_misses();
         misses.in_flight.remove(&hash);
+        if misses.generation != generation {
+            // A reload ran meanwhile: it has the key or says it is gone; what was read before it is stale.
+            return found;
+        }
         match &found {
             Some(p) => {
                 misses.found.insert(hash, p.clone());
@@ -326,10 +333,12 @@ impl Keys {
         let mut key: KeyRecord = serde_json::from_str(&row.data).ok()?;
         (key.spend, key.spend_window) = (row.spend, row.spend_window);
         let cache = self.cache.load();
+        // A team or user that cannot be read now fails the lookup: a key without its team's limits and
+        // block would be let through. (One that does not exist is no team, as in the cache.)
         let team = match key.team_id.clone() {
             Some(id) => match cache.teams.get(&id) {
                 Some(t) => Some(TeamRecord::clone(t)),
-                None => self.fetch_record::<TeamRecord>(Table::Teams, &id).await.map(|(mut t, spend, window)| {
+                None => self.fetch_record::<TeamRecord>(Table::Teams, &id).await?.map(|(mut t, spend, window)| {
                     (t.spend, t.spend_window) = (spend, window);
                     t
                 }),
@@ -339,7 +348,7 @@ impl Keys {
         let user = match key.user_id.clone() {
             Some(id) => match cache.users.get(&id) {
                 Some(u) => Some(UserRecord::clone(u)),
-                None => self.fetch_record::<UserRecord>(Table::Users, &id).await.map(|(mut u, spend, window)| {
+                None => self.fetch_record::<UserRecord>(Table::Users, &id).await?.map(|(mut u, spend, window)| {
                     (u.spend, u.spend_window) = (spend, window);
                     u
                 }),
@@ -349,10 +358,17 @@ impl Keys {
         Some(Arc::new(Principal { key, team, user }))
     }
 
-    /// One team or user row from the database, parsed, with its spend and window.
-    async fn fetch_record<T: serde::de::DeserializeOwned>(&self, table: Table, id: &str) -> Option<(T, f64, i64)> {
-        let row = self.note_health(self.store.get(table, id).await).ok()??;
-        Some((serde_json::from_str(&row.data).ok()?, row.spend, row.spend_window))
+    /// One team or user row from the database, parsed, with its spend and window: `Some(None)` when there is
+    /// no such row, `None` when it cannot be read or parsed now.
+    async fn fetch_record<T: serde::de::DeserializeOwned>(
+        &self,
+        table: Table,
+        id: &str,
+    ) -> Option<Option<(T, f64, i64)>> {
+        let Some(row) = self.note_health(self.store.get(table, id).await).ok()? else {
+            return Some(None);
+        };
+        Some(Some((serde_json::from_str(&row.data).ok()?, row.spend, row.spend_window)))
     }
 
     fn lock_misses(&self) -> std::sync::MutexGuard<'_, Misses> {
@@ -476,6 +492,7 @@ impl Keys {
         let mut misses = self.lock_misses();
         misses.found.clear();
         misses.absent.clear();
+        misses.generation = misses.generation.wrapping_add(1);
         Ok(())
     }
 

@@ -276,7 +276,8 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
     let first_name = if wildcard.is_some() { model.to_string() } else { first.name.clone() };
     ctx.model_group = Some(first_name.clone());
     if caller.principal().is_some() || ctx.end_user.is_some() {
-        Box::pin(reserve(gw, ctx, &caller, &view, &plan, &first.name)).await?;
+        let served = wildcard.as_deref().map(|caps| (model, caps));
+        Box::pin(reserve(gw, ctx, &caller, &view, &plan, (&first.name, served))).await?;
     }
     let mut last_error: Option<Error> = None;
     let mut groups_tried = 0usize;
@@ -482,7 +483,7 @@ async fn reserve(
     caller: &Caller,
     view: &RequestView<'_>,
     plan: &VecDeque<&str>,
-    first: &str,
+    (first, wildcard): (&str, Option<(&str, &[String])>),
 ) -> Result<(), Error> {
     let now = access::now_unix();
     let mut r = access::reservation(gw, caller, ctx.end_user.as_deref(), 0.0, now);
@@ -506,7 +507,12 @@ async fn reserve(
     let mut amount = 0.0f64;
     for group in reachable.filter_map(|g| config.group(g)) {
         for d in &group.deployments {
-            let Some(prices) = snapshot.prices.get(&d.id) else { continue };
+            // A wildcard's deployment is priced as the model it will serve.
+            let served = match wildcard {
+                Some((model, caps)) if group.name == first => crate::reload::prices_of(&d.for_request(model, caps)),
+                _ => snapshot.prices.get(&d.id).copied(),
+            };
+            let Some(prices) = served.as_ref() else { continue };
             let worst = if d.mock_response.is_some() {
                 crate::cost::cost_of(prices, &tollgate_filters::mock::USAGE)
             } else {

@@ -639,10 +639,21 @@ impl Limits {
         for (n, &i) in missing.iter().enumerate() {
             let Some(b) = plan.budgets.get_mut(i) else { continue };
             match fresh.get(n).copied().flatten() {
-                Some(spend) if spend.is_finite() => b.seed = b.seed.max(spend),
-                _ => log::warn!("spend: the database did not give the spend of {}; seeded from the cache", b.key),
+                Some(spend) if spend.is_finite() => b.fresh = true,
+                _ if self.fail_closed => {
+                    // Not fresh: Redis answers "unseeded" again and the call is refused (fail_closed).
+                    log::warn!("spend: the database did not give the spend of {}; refused (fail_closed)", b.key);
+                    continue;
+                }
+                _ => {
+                    // Fail open, as with Redis down: the cache's seed (up to 30 s old), said in the log.
+                    log::warn!("spend: the database did not give the spend of {}; seeded from the cache", b.key);
+                    b.fresh = true;
+                }
             }
-            b.fresh = true;
+            if let Some(spend) = fresh.get(n).copied().flatten().filter(|s| s.is_finite()) {
+                b.seed = b.seed.max(spend);
+            }
             b.in_flight = held.get(&b.key).copied().unwrap_or(0.0);
         }
     }
