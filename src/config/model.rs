@@ -64,6 +64,8 @@ pub struct Deployment {
     /// A bare `*` deployment without its own `api_key`: each provider's key from its usual environment
     /// variable, for the provider the requested name says ([`Deployment::for_request`]); never another's.
     pub wildcard_keys: Vec<(tollgate_filters::Provider, String)>,
+    /// A bare `*` deployment serving a request: its provider came from the requested name.
+    pub provider_from_request: bool,
     /// Whether `api_key` came from the config, not from the provider's usual environment variable.
     pub api_key_given: bool,
     /// Made for one request by a wildcard group ([`Deployment::for_request`]): its URL and prices are the

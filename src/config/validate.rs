@@ -555,6 +555,7 @@ fn deployment(entry: Entry, defaults: &Defaults, env: &Environment<'_>, report: 
             Vec::new()
         },
         from_wildcard: false,
+        provider_from_request: false,
         api_key_given,
         api_base_given,
         // LiteLLM falls back to the provider's usual variable (OPENAI_API_KEY, GROQ_API_KEY, ...).

@@ -129,6 +129,7 @@ impl Deployment {
                 d.api_key = self.wildcard_keys.iter().find(|(p, _)| *p == provider).map(|(_, k)| k.clone());
             }
             d.provider = ProviderChoice::Served(provider);
+            d.provider_from_request = true;
             d.upstream_model = upstream;
         }
         d.litellm_model = litellm_model;

@@ -373,7 +373,11 @@ async fn call(gw: &Gateway, session: &mut Session, ctx: &mut RequestCtx, endpoin
                 Next::Answer => return Err(e.into()),
             };
             let detail = e.label();
-            snapshot.router.record_failure_with(&deployment.id, kind, provider_retry_after, detail, Instant::now());
+            // A bare `*` serves whatever provider a client names: one failing provider must not cool the
+            // route down for every other (its passive stats are the route's, not a model's).
+            if !deployment.provider_from_request {
+                snapshot.router.record_failure_with(&deployment.id, kind, provider_retry_after, detail, Instant::now());
+            }
             if kind.counts() {
                 ctx.provider_failures.push((deployment.id.clone(), e.to_string()));
             }
