@@ -2,6 +2,9 @@
 //!
 //! One request's way (see ../shared/design.md for the full map):
 //!
+//! 0. [`front`] reads the request head before Pingora does: connection cap (503), idle keep-alive and head
+//!    deadlines (408), size and framing checks (431/400), all answered as OpenAI-shaped JSON; it hands
+//!    Pingora exactly one request at a time, so pipelined requests are answered in order.
 //! 1. `new_ctx` loads the live [`reload::Snapshot`] once: a SIGHUP reload changes nothing for a request
 //!    in flight.
 //! 2. `request_filter` ([`proxy::request`]) matches the route (404/405), checks the master key in
@@ -10,8 +13,10 @@
 //!    finds the model group (400 naming the model) and picks a deployment ([`router`]).
 //! 3. [`proxy::upstream`] translates the body for the provider ([`tollgate_filters::translate_request`]),
 //!    connects through Pingora's connector (async DNS, TLS with SNI, pooled connections, h2 where the
-//!    provider offers it), sends the body whatever its size, and relays the answer: JSON whole, SSE
-//!    event by event as it arrives; a client that leaves closes the provider's connection.
+//!    provider offers it), sends the body whatever its size, and relays the answer: JSON whole (a 200 that
+//!    is not JSON is the provider's failure, 502, retried), SSE event by event once the first event is
+//!    translated (a stream that fails before it is retried like a 5xx); a client that leaves closes the
+//!    provider's connection.
 //! 4. `logging` ([`proxy::logging`]) records the outcome.
 //!
 //! Errors are [`error::Error`]: each knows its status and renders OpenAI's `{"error": {...}}`.
