@@ -631,7 +631,9 @@ impl Limits {
     /// this instance holds reserved on them; a budget the database cannot give keeps the cache's seed.
     async fn seed_fresh(&self, plan: &mut keys::ReservePlan, r: &Reservation, missing: &[usize], now_ms: i64) {
         let budgets: Vec<Budget> = missing.iter().filter_map(|&i| r.budgets.get(i).cloned()).collect();
-        let fresh = match self.source.get() {
+        // Without a database wired (a library user's Limits), the seed given is all there is to know.
+        let source = self.source.get();
+        let fresh = match source {
             Some(source) => source.spend_now(&budgets, now_ms.div_euclid(1000)).await,
             None => Vec::new(),
         };
@@ -640,6 +642,7 @@ impl Limits {
             let Some(b) = plan.budgets.get_mut(i) else { continue };
             match fresh.get(n).copied().flatten() {
                 Some(spend) if spend.is_finite() => b.fresh = true,
+                _ if source.is_none() => b.fresh = true,
                 _ if self.fail_closed => {
                     // Not fresh: Redis answers "unseeded" again and the call is refused (fail_closed).
                     log::warn!("spend: the database did not give the spend of {}; refused (fail_closed)", b.key);
