@@ -12,7 +12,7 @@ use crate::TranslateError;
 
 pub mod embeddings;
 mod restamp;
-pub use restamp::{restamp_model, restamp_response, StreamRestamper};
+pub use restamp::{restamp_response, StreamRestamper};
 
 /// The `usage` of an OpenAI answer body (`None` when absent or not an object).
 pub fn usage_of(body: &[u8]) -> Option<crate::Usage> {

@@ -34,19 +34,6 @@ pub fn restamp_response(body: &[u8], model: &str) -> Result<(Vec<u8>, Option<Usa
     Ok((out, usage))
 }
 
-/// Writes `body` with its top-level `model` set to `model` into `out`; `false` (and `out` untouched) when
-/// the body is not a JSON object or has no `model`, so the caller passes it on as it is.
-pub fn restamp_model(body: &[u8], model: &str, out: &mut Vec<u8>) -> bool {
-    let Ok(view) = RequestView::parse(body) else {
-        return false;
-    };
-    if view.get("model").is_none() {
-        return false;
-    }
-    view.write_with_model(model, out);
-    true
-}
-
 /// Restamps `model` in every event of an OpenAI SSE stream, accepting any chunk boundary, and reads the
 /// stream's usage on the way.
 ///
@@ -350,12 +337,12 @@ mod tests {
 
     #[test]
     fn restamps_json_answer_and_keeps_the_rest() {
-        let body = br#"{"id":"x","model":"gpt-4o-2024-08-06","usage":{"total_tokens":3}}"#;
-        let mut out = Vec::new();
-        assert!(restamp_model(body, "my-gpt", &mut out));
+        let body = br#"{"id":"x","model":"gpt-4o-2024-08-06","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#;
+        let (out, usage) = restamp_response(body, "my-gpt").unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["model"], "my-gpt");
         assert_eq!(v["usage"]["total_tokens"], 3);
+        assert_eq!(usage.map(|u| u.total_tokens()), Some(3));
     }
 
     #[test]
@@ -368,11 +355,10 @@ mod tests {
     }
 
     #[test]
-    fn leaves_non_objects_alone() {
-        let mut out = Vec::new();
-        assert!(!restamp_model(b"[1,2]", "m", &mut out));
-        assert!(!restamp_model(b"{\"a\":1}", "m", &mut out));
-        assert!(out.is_empty());
+    fn an_answer_that_is_not_an_object_is_an_error_and_one_without_model_is_kept() {
+        assert!(matches!(restamp_response(b"[1,2]", "m"), Err(TranslateError::ProviderBody(_))));
+        assert!(matches!(restamp_response(b"OK", "m"), Err(TranslateError::ProviderBody(_))));
+        assert_eq!(restamp_response(b"{\"a\":1}", "m").unwrap().0, b"{\"a\":1}");
     }
 
     #[test]
